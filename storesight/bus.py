@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from storesight.config import KafkaSettings
 from storesight.contracts import MalformedMessage, decode
@@ -31,6 +31,8 @@ DLQ_MESSAGES = Counter("storesight_dlq_messages_total", "Messages sent to a dead
                        ["topic"])
 CONSUMED = Counter("storesight_consumed_messages_total", "Messages consumed and decoded", ["topic"])
 PRODUCED = Counter("storesight_produced_messages_total", "Messages produced", ["topic"])
+CONSUMER_LAG = Gauge("storesight_consumer_lag_messages", "Messages behind the partition's end",
+                     ["group", "topic", "partition"])
 
 
 def bootstrap_from_env(settings: KafkaSettings) -> str:
@@ -109,6 +111,7 @@ class TypedConsumer:
         self._consumer = KafkaConsumer(*self._topics, **consumer_config(settings, group, client_id))
         self._dlq = dlq_producer or TypedProducer(settings, f"{client_id}-dlq")
         self._owns_dlq = dlq_producer is None
+        self._group = group
         self.dead_lettered = 0
 
     def poll(self, timeout_ms: int = 500, max_records: int = 500) -> list[Record]:
@@ -130,7 +133,15 @@ class TypedConsumer:
         if dead:
             # The DLQ copy must be durable before the offset that skips the original is committed.
             self._dlq.flush()
+        self._export_lag()
         return records
+
+    def _export_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            end = self._consumer.highwater(tp)
+            if end is not None:
+                lag = max(0, end - self._consumer.position(tp))
+                CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(lag)
 
     def _dead_letter(self, topic: Topic, m, reason: str) -> None:
         source = f"{topic.name}/{m.partition}/{m.offset}"

@@ -362,7 +362,7 @@ class AggregateSettings(Strict):
 
 class AlertSettings(Strict):
     dashboard_url: str = "http://localhost:3000/d/storesight-store-live"
-    ack_base_url: str = "http://localhost:8085"
+    ack_base_url: str = "http://localhost:8084"
     max_attempts: int = Field(5, ge=1)
     retry_initial_s: float = Field(0.5, gt=0)
     per_recipient_per_hour: int = Field(10, ge=1)

@@ -18,6 +18,9 @@ from storesight.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
+# Default HTTP port of each service (/metrics, /healthz, /readyz); STORESIGHT_HTTP_PORT overrides.
+DEFAULT_PORTS = {"ingest": 8081, "detect": 8082, "aggregate": 8083, "alerts": 8084, "archive": 8085}
+
 # A route handler gets (path, query string) and returns (status, content type, body).
 Route = Callable[[str, str], tuple[int, str, bytes]]
 
@@ -32,7 +35,9 @@ class ServiceRunner:
         self._health_checks: list[Callable[[], str | None]] = []
         self._routes: dict[str, Route] = {}
         self._server: ThreadingHTTPServer | None = None
-        self.port = port if port is not None else int(os.environ.get("STORESIGHT_HTTP_PORT", "0"))
+        if port is None:
+            port = int(os.environ.get("STORESIGHT_HTTP_PORT", DEFAULT_PORTS.get(name, 0)))
+        self.port = port
         self.host = host
         if install_signals:
             signal.signal(signal.SIGTERM, self._on_signal)

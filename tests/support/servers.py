@@ -36,7 +36,7 @@ def ensure_redis(port: int = 6379) -> str:
     if not port_open("127.0.0.1", port):
         server = shutil.which("redis-server")
         if server is None:
-            raise RuntimeError("no Redis on 127.0.0.1:%d and no redis-server installed (run make setup)" % port)
+            raise RuntimeError(f"no Redis on 127.0.0.1:{port} and no redis-server installed (run make setup)")
         subprocess.run([server, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(port),
                         "--save", "", "--appendonly", "no"], check=True)
         if not wait_port("127.0.0.1", port, 10):
@@ -49,7 +49,7 @@ def ensure_postgres(port: int = 5432) -> str:
     if not port_open("127.0.0.1", port):
         versions = sorted(Path(p).name for p in glob.glob("/etc/postgresql/*"))
         if not versions:
-            raise RuntimeError("no PostgreSQL on 127.0.0.1:%d and none installed (run make setup)" % port)
+            raise RuntimeError(f"no PostgreSQL on 127.0.0.1:{port} and none installed (run make setup)")
         subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=True)
         if not wait_port("127.0.0.1", port, 20):
             raise RuntimeError("PostgreSQL did not start")
