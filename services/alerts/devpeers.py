@@ -90,7 +90,8 @@ class _Http:
         return f"http://{self.host}:{self.port}"
 
     def start(self):
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name=type(self).__name__)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
+                                        name=type(self).__name__)
         self._thread.start()
         return self
 
@@ -224,7 +225,7 @@ class WebhookReceiver(_Http):
 def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     """A throw-away certificate for localhost/127.0.0.1 (made with openssl, valid one day)."""
     cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
                     "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                    check=True, capture_output=True)

@@ -204,6 +204,8 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
         key_prefix: str = "storesight:alerts:", redis_url: str | None = None) -> None:
     """Consume until ``runner.stopping`` is set; ``runner`` is a storesight.service.ServiceRunner."""
     from services.alerts.channels import Secrets, build_senders
+    from kafka.errors import CommitFailedError
+
     from storesight.bus import TypedConsumer, TypedProducer
 
     secrets = Secrets.from_env()
@@ -239,7 +241,12 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
                     service.on_camera_health(record.value)
             if records:
                 producer.flush()
-                consumer.commit()
+                try:
+                    consumer.commit()
+                except CommitFailedError:
+                    # A rebalance moved the partition: its new owner replays these records, and the
+                    # ledger and the states' last_at make that replay send and change nothing.
+                    log.warning("commit failed after a rebalance; the new owner replays")
     finally:
         runner.set_ready(False)
         producer.flush()

@@ -60,37 +60,44 @@ def rule(**kw) -> dict:
     return {**base, **kw}
 
 
-def make_config(rules: list[dict], twilio: TwilioPeer | None = None, smtp: SmtpServer | None = None,
-                timezone: str = "America/New_York", business_hours: list | None = None, **alerts) -> Config:
+def store(store_id: str, rules: list[dict], timezone: str = "America/New_York",
+          business_hours: list | None = None) -> dict:
+    return {"id": store_id, "name": store_id.replace("-", " ").title(), "timezone": timezone,
+            "business_hours": business_hours or [],
+            "cameras": [{"id": f"{store_id}-till", "source": "rtsp://127.0.0.1/x", "zones": [
+                {"id": "till-queue", "kind": "queue", "capacity": 10, "polygon": [[0, 0], [1, 0], [1, 1]]}]},
+                {"id": "cam-door" if store_id == "shop-1" else f"{store_id}-door", "source": "rtsp://127.0.0.1/y"}],
+            "rules": rules}
+
+
+def config_dict(stores: list[dict], twilio: TwilioPeer | None = None, smtp: SmtpServer | None = None,
+                **alerts) -> dict:
     settings = {"max_attempts": 4, "retry_initial_s": 0.02, "claim_ttl_s": 5,
                 "ack_base_url": "http://127.0.0.1:1", "dashboard_url": "http://dash.example/d/live"}
     if twilio is not None:
         settings["twilio_base_url"] = twilio.base_url
     if smtp is not None:
         settings.update(smtp_host=smtp.host, smtp_port=smtp.port, smtp_ca_file=str(smtp.ca_file))
-    return parse_config({
-        "region": "test",
-        "pipeline": {"alerts": {**settings, **alerts}},
-        "stores": [{
-            "id": "shop-1", "name": "Shop One", "timezone": timezone, "business_hours": business_hours or [],
-            "cameras": [{"id": "cam-till", "source": "rtsp://127.0.0.1/x", "zones": [
-                {"id": "till-queue", "kind": "queue", "capacity": 10,
-                 "polygon": [[0, 0], [1, 0], [1, 1]]}]},
-                {"id": "cam-door", "source": "rtsp://127.0.0.1/y"}],
-            "rules": rules,
-        }],
-    })
+    return {"region": "test", "pipeline": {"alerts": {**settings, **alerts}}, "stores": stores}
+
+
+def make_config(rules: list[dict], twilio: TwilioPeer | None = None, smtp: SmtpServer | None = None,
+                timezone: str = "America/New_York", business_hours: list | None = None, **alerts) -> Config:
+    return parse_config(config_dict([store("shop-1", rules, timezone, business_hours)], twilio, smtp, **alerts))
+
+
+SECRET_ENV = {"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM": FROM,
+              "SMTP_USER": SMTP_USER, "SMTP_PASSWORD": SMTP_PASSWORD,
+              "WEBHOOK_SECRET": WEBHOOK_SECRET, "ACK_SECRET": ACK_SECRET}
 
 
 def secrets() -> Secrets:
-    return Secrets.from_env({"TWILIO_ACCOUNT_SID": SID, "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_FROM": FROM,
-                             "SMTP_USER": SMTP_USER, "SMTP_PASSWORD": SMTP_PASSWORD,
-                             "WEBHOOK_SECRET": WEBHOOK_SECRET, "ACK_SECRET": ACK_SECRET})
+    return Secrets.from_env(SECRET_ENV)
 
 
 def zone_stats(t: dt.datetime, queue: float | None, window_s: int = 10, status=ZoneStats.STATUS_OK,
-               zone: str = "till-queue") -> ZoneStats:
-    msg = ZoneStats(store_id="shop-1", zone_id=zone, zone_kind="queue", window_start=to_timestamp(t),
+               zone: str = "till-queue", store_id: str = "shop-1") -> ZoneStats:
+    msg = ZoneStats(store_id=store_id, zone_id=zone, zone_kind="queue", window_start=to_timestamp(t),
                     window_end=to_timestamp(t + dt.timedelta(seconds=window_s)), live=False, status=status,
                     coverage=1.0 if status == ZoneStats.STATUS_OK else 0.0)
     if queue is not None:

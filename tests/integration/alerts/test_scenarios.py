@@ -48,7 +48,7 @@ def test_held_condition_sends_exactly_one_sms_and_one_email(twilio, smtp, redis_
     assert sms["to"] == PHONE and sms["from"] == "+15550009999"
     body = sms["body"]
     # store, zone, value, threshold, since (store-local), dashboard and ack links; no names or contacts
-    for part in ("Shop One", "till-queue", "queue_length 6", ">= 5", "since 2026-11-20 10:00 EST",
+    for part in ("Shop 1", "till-queue", "queue_length 6", ">= 5", "since 2026-11-20 10:00 EST",
                  "http://dash.example/d/live", "/ack/"):
         assert part in body, part
     assert "Manager" not in body and PHONE not in body
