@@ -23,11 +23,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     import dataclasses
     import logging
 
+    from services.alerts.service import run
     from storesight.config import ConfigError, load_config
     from storesight.service import start_service
     from storesight.topics import ALERTS, CAMERA_HEALTH, ZONE_STATS
-
-    from services.alerts.service import run
 
     runner = start_service("alerts")
     log = logging.getLogger("services.alerts")

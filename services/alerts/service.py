@@ -203,9 +203,9 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
         health_topic: Topic = CAMERA_HEALTH, alerts_topic: Topic = ALERTS, dlq_topic: Topic | None = None,
         key_prefix: str = "storesight:alerts:", redis_url: str | None = None) -> None:
     """Consume until ``runner.stopping`` is set; ``runner`` is a storesight.service.ServiceRunner."""
-    from services.alerts.channels import Secrets, build_senders
     from kafka.errors import CommitFailedError
 
+    from services.alerts.channels import Secrets, build_senders
     from storesight.bus import TypedConsumer, TypedProducer
 
     secrets = Secrets.from_env()

@@ -10,14 +10,13 @@ from dataclasses import dataclass, field
 import pytest
 import redis
 
-from storesight.config import Config, parse_config
-from storesight.contracts import AlertEvent, CameraHealth, ZoneStats, to_timestamp
-
 from services.alerts.channels import Secrets, build_senders
 from services.alerts.devpeers import SmtpServer, TwilioPeer, WebhookReceiver
 from services.alerts.ledger import Ledger
 from services.alerts.notifier import Notifier
 from services.alerts.service import AlertsService, retry_policy, used_channels
+from storesight.config import Config, parse_config
+from storesight.contracts import AlertEvent, CameraHealth, ZoneStats, to_timestamp
 
 SID, TOKEN, FROM = "ACtest0001", "test-token", "+15550009999"
 PHONE, MAIL, PHONE2 = "+15550100123", "manager@shop.example", "+15550100456"

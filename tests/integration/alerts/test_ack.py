@@ -8,10 +8,9 @@ import re
 import pytest
 import requests
 
+from services.alerts.message import ack_signature
 from storesight.contracts import AlertEvent
 from storesight.service import ServiceRunner
-
-from services.alerts.message import ack_signature
 from tests.integration.alerts.conftest import ACK_SECRET, PHONE, PHONE2, T0, make_config, make_harness, rule
 
 

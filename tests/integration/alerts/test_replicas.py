@@ -16,15 +16,14 @@ import uuid
 import pytest
 from kafka import KafkaConsumer
 
+from services.alerts.ledger import Ledger
+from services.alerts.service import run
 from storesight.broker import free_port
 from storesight.bus import TypedProducer
 from storesight.config import parse_config
 from storesight.contracts import AlertEvent, CameraHealth, Delivery, ZoneStats
 from storesight.service import ServiceRunner
 from storesight.topics import Topic, ensure_topics
-
-from services.alerts.ledger import Ledger
-from services.alerts.service import run
 from tests.integration.alerts.conftest import SECRET_ENV, T0, config_dict, rule, store, zone_stats
 from tests.support.servers import REPO
 

@@ -7,9 +7,8 @@ import datetime as dt
 import threading
 import time
 
-from storesight.contracts import AlertEvent, Delivery, ZoneStats
-
 from services.alerts.service import DLQ_TOTAL
+from storesight.contracts import AlertEvent, Delivery, ZoneStats
 from tests.integration.alerts.conftest import (
     MAIL,
     PHONE,
