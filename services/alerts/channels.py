@@ -22,7 +22,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from services.alerts.message import Notice, webhook_signature
+from services.alerts.message import Notice, scrub, webhook_signature
 from services.alerts.policy import http_retryable, smtp_retryable
 from storesight.config import AlertSettings
 
@@ -38,6 +38,7 @@ logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 class DeliveryError(Exception):
     def __init__(self, reason: str, retryable: bool, status: int | None = None):
+        reason = scrub(reason)  # provider errors may quote the number or address
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable

@@ -108,7 +108,7 @@ class Ledger:
         self.r.hset(self._k("tx", tx_id), f"d:{delivery_key}", json.dumps(result))
 
     def finish(self, tx_id: str) -> None:
-        self.r.hset(self._k("tx", tx_id), "done", str(time.time()))
+        self.r.hset(self._k("tx", tx_id), mapping={"done": str(time.time()), "by": self.owner})
         self.r.expire(self._k("tx", tx_id), RECORD_TTL_S)
         self.r.delete(self._k("lock", tx_id))
 

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import hmac
 import html
+import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -98,6 +99,16 @@ def mask(contact: str) -> str:
     if contact.startswith("http"):
         return contact.split("?")[0].split("#")[0][:40]
     return f"{contact[:4]}***{contact[-4:]}" if len(contact) > 8 else "***"
+
+
+_PHONE_LIKE = re.compile(r"\+?\d[\d ()-]{6,}\d")
+_EMAIL_LIKE = re.compile(r"[^@\s'\"<>]+@[^@\s'\"<>]+\.[A-Za-z]{2,}")
+
+
+def scrub(text: str) -> str:
+    """Mask phone numbers and addresses inside provider error texts before they reach logs or topics."""
+    text = _EMAIL_LIKE.sub(lambda m: mask(m.group(0)), text)
+    return _PHONE_LIKE.sub(lambda m: mask(re.sub(r"[ ()-]", "", m.group(0))), text)
 
 
 def contact_hash(channel: str, contact: str) -> str:

@@ -36,7 +36,8 @@ DLQ_CHANNEL_HEADER = "storesight-dlq-channel"
 
 INCIDENTS = Gauge("storesight_alerts_incidents", "Incidents by state (those this replica last evaluated)",
                   ["state"])
-DLQ_TOTAL = Counter("storesight_alerts_dlq_total", "Rejected deliveries written to the alerts DLQ", ["channel"])
+DLQ_TOTAL = Counter("storesight_alerts_dlq_total",
+                    "Deliveries rejected (4xx) or failed after all retries, written to the alerts DLQ", ["channel"])
 
 STATE_PB = {State.inactive: AlertEvent.STATE_INACTIVE, State.pending: AlertEvent.STATE_PENDING,
             State.firing: AlertEvent.STATE_FIRING, State.resolved: AlertEvent.STATE_RESOLVED}
@@ -142,7 +143,7 @@ class AlertsService:
                     at=_ts(result["at"])))
         self.publish(self.alerts_topic, store.id, event, None)
         for d in event.deliveries:
-            if d.status == Delivery.STATUS_REJECTED:
+            if d.status in (Delivery.STATUS_REJECTED, Delivery.STATUS_FAILED):
                 self._dead_letter(store.id, event, d)
         return event
 
@@ -154,7 +155,7 @@ class AlertsService:
         headers = [(DLQ_REASON_HEADER, delivery.error.encode()), (DLQ_CHANNEL_HEADER, delivery.channel.encode())]
         self.publish(self.dlq_topic, store_id, entry, headers)
         DLQ_TOTAL.labels(delivery.channel).inc()
-        log.warning("delivery rejected: written to the DLQ", extra={
+        log.warning("delivery not made: written to the DLQ", extra={
             "channel": delivery.channel, "recipient": delivery.recipient, "reason": delivery.error,
             "incident": event.incident_id})
 

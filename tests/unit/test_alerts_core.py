@@ -187,3 +187,12 @@ def test_messages_carry_the_facts_and_no_personal_data():
         assert part in text
     assert "ack:" not in Notice(**{**n.__dict__, "kind": Notify.resolved}).sms()
     assert n.payload()["value"] == 7.0 and "<b>7</b>" in n.email_html()
+
+
+def test_provider_errors_are_scrubbed_of_contacts():
+    from services.alerts.message import scrub
+
+    text = scrub("The 'To' number +15550100123 is not valid; <ana.silva@shop.example> refused")
+    assert "5550100123" not in text and "ana.silva" not in text
+    assert "+155***0123" in text and "a***@shop.example" in text
+    assert scrub("twilio 500: 20500 Internal Server Error") == "twilio 500: 20500 Internal Server Error"

@@ -36,6 +36,19 @@ def own_topics(uid: str) -> tuple[Topic, Topic, Topic, Topic]:
     return zs, health, alerts, dlq
 
 
+def stores_on_both_partitions(partitions: int) -> list[str]:
+    """Two stores per partition, by the producer's own key hash (murmur2, as on real Kafka)."""
+    from kafka.partitioner.default import murmur2
+
+    picked: dict[int, list[str]] = {p: [] for p in range(partitions)}
+    for i in range(1, 100):
+        sid = f"shop-{i}"
+        part = (murmur2(f"{sid}/till-queue".encode()) & 0x7FFFFFFF) % partitions
+        if len(picked[part]) < 2:
+            picked[part].append(sid)
+    return sorted(s for ids in picked.values() for s in ids)
+
+
 def produce_windows(kafka_settings, topic: Topic, store_ids: list[str], values: list[float]) -> None:
     producer = TypedProducer(kafka_settings, "test-alerts")
     for i, value in enumerate(values):
@@ -68,7 +81,7 @@ def test_two_replicas_on_one_stream_send_one_sms_per_incident(broker, kafka_sett
     uid = uuid.uuid4().hex[:8]
     zs, health, alerts, dlq = own_topics(uid)
     ensure_topics(broker.bootstrap, (zs, health, alerts, dlq))
-    store_ids = [f"shop-{i}" for i in range(1, 5)]
+    store_ids = stores_on_both_partitions(zs.partitions)
     stores = [store(s, [rule(for_s=30, channels=["sms"])]) for s in store_ids]
     data = config_dict(stores, twilio)
     data["pipeline"]["kafka"] = {"bootstrap": broker.bootstrap}
@@ -85,6 +98,7 @@ def test_two_replicas_on_one_stream_send_one_sms_per_incident(broker, kafka_sett
         runners.append(runner)
         threads.append(thread)
     try:
+        time.sleep(5)  # let both replicas join the group (about half the session timeout)
         produce_windows(kafka_settings, zs, store_ids, [6, 6, 6, 6, 7])
         assert twilio.wait_for(4, 60)
         events = read_events(broker.bootstrap, alerts, want_firing=4)
@@ -97,7 +111,10 @@ def test_two_replicas_on_one_stream_send_one_sms_per_incident(broker, kafka_sett
         for runner in runners:
             runner.close()
     assert sorted(m["body"].split("\n")[1].split(" /")[0] for m in twilio.messages) == \
-        ["Shop 1", "Shop 2", "Shop 3", "Shop 4"]
+        sorted(s.replace("-", " ").title() for s in store_ids)
+    ledger = Ledger.from_url(redis_url, prefix=key_prefix)
+    senders = {ledger.r.hget(k, "by").split("/")[0] for k in ledger.r.scan_iter(key_prefix + "tx:*")}
+    assert senders == {"alerts-a", "alerts-b"}  # the group split the stores between the replicas
     firing = {e.incident_id: e for e in events if e.to_state == AlertEvent.STATE_FIRING}
     assert len(firing) == 4
     assert all(e.deliveries[0].status == Delivery.STATUS_SENT for e in firing.values())

@@ -251,3 +251,14 @@ def test_two_replicas_racing_on_one_transition_send_once(twilio, smtp, redis_url
     assert len(twilio.messages) == 1
     ids = {e.deliveries[0].provider_id for e in a.events + b.events if e.to_state == FIRING}
     assert ids == {twilio.messages[0]["sid"]}
+
+
+def test_twilio_failing_past_max_attempts_is_failed_and_dead_lettered(twilio, smtp, redis_url, key_prefix):
+    h = make_harness(make_config([rule(for_s=0, channels=["sms"])], twilio), redis_url, key_prefix)
+    twilio.fail_next(503, 503, 503, 503)  # max_attempts is 4 in these tests
+    h.feed_queue(T0, [6])
+    assert [r["status"] for r in twilio.requests] == [503] * 4 and twilio.messages == []
+    (delivery,) = h.events[-1].deliveries
+    assert delivery.status == Delivery.STATUS_FAILED and delivery.attempts == 4
+    (entry, headers), = h.dlq
+    assert headers["storesight-dlq-reason"].startswith("twilio 503")
