@@ -24,6 +24,16 @@ from services.alerts.incident import IncidentKey, IncidentState
 
 RECORD_TTL_S = 30 * 24 * 3600
 
+_SAVE_IF_NEWER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local last = cjson.decode(current)['last_at']
+  if type(last) == 'number' and last > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -52,9 +62,13 @@ class Ledger:
         raw = self.r.get(self._k("state", key.store_id, key.rule_id, key.scope))
         return IncidentState.from_dict(json.loads(raw)) if raw else IncidentState()
 
-    def save_state(self, key: IncidentKey, st: IncidentState) -> None:
-        self.r.set(self._k("state", key.store_id, key.rule_id, key.scope), json.dumps(st.to_dict()),
-                   ex=RECORD_TTL_S)
+    def save_state(self, key: IncidentKey, st: IncidentState) -> bool:
+        """Store the state unless Redis already holds a newer one (a replica that lost the partition
+        must not roll its new owner back); True when written."""
+        written = self.r.eval(_SAVE_IF_NEWER, 1, self._k("state", key.store_id, key.rule_id, key.scope),
+                              json.dumps(st.to_dict()), st.last_at if st.last_at is not None else -1,
+                              RECORD_TTL_S)
+        return bool(written)
 
     def remember_incident(self, incident_id: str, key: IncidentKey) -> None:
         """So the ack endpoint can tell a real incident from a made-up id."""

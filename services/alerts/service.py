@@ -3,7 +3,7 @@ audit trail on the alerts topic, rejected deliveries on the alerts DLQ, /ack/<in
 
 Each incident's inputs come from one Kafka key (a zone's stats, a camera's health), so in the
 consumer group one replica at a time owns an incident; the Redis ledger covers hand-overs and
-crashes. Per batch: evaluate -> send -> publish the audit events -> save states -> flush -> commit.
+crashes. Per batch: evaluate -> send -> publish the audit events -> flush -> save states -> commit.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class AlertsService:
         self.dlq_topic = dlq_topic or BY_NAME[ALERTS.dlq]
         self.settings = config.pipeline.alerts
         self._states: dict[IncidentKey, State] = {}
+        self._unsaved: dict[IncidentKey, IncidentState] = {}
 
     def _store(self, store_id: str) -> Store | None:
         try:
@@ -102,7 +103,7 @@ class AlertsService:
 
     def _apply(self, store: Store, rule: Rule, obs: Observation, camera_id: str) -> list[AlertEvent]:
         key = IncidentKey(store.id, rule.id, obs.scope)
-        st = self.ledger.load_state(key)
+        st = self._unsaved.get(key) or self.ledger.load_state(key)
         muted = mute_reason(rule, store, obs.at)
         new_st, steps = evaluate(rule, key, st, obs, acked=self.ledger.is_acked(st.incident_id), muted=muted)
         events = []
@@ -110,9 +111,19 @@ class AlertsService:
             if step.to_state is State.pending and step.from_state is State.inactive:
                 self.ledger.remember_incident(step.incident_id, key)
             events.append(self._event(store, rule, key, step, camera_id))
-        self.ledger.save_state(key, new_st)
+        self._unsaved[key] = new_st
         self._count(key, new_st)
         return events
+
+    def save_states(self) -> None:
+        """Write the batch's incident states to Redis: call after the batch's audit events are flushed.
+
+        Saving later rather than sooner means a crash replays records whose events may not have
+        reached Kafka (sends are de-duplicated by the ledger), instead of skipping them.
+        """
+        for key, st in self._unsaved.items():
+            self.ledger.save_state(key, st)
+        self._unsaved.clear()
 
     def _count(self, key: IncidentKey, st: IncidentState) -> None:
         self._states[key] = st.state
@@ -121,8 +132,7 @@ class AlertsService:
 
     def _event(self, store: Store, rule: Rule, key: IncidentKey, step: Step, camera_id: str) -> AlertEvent:
         event = AlertEvent(
-            event_id=step.tx_id or f"{step.incident_id}:{step.from_state.value}-{step.to_state.value}"
-                                    f"{':' + step.action if step.action else ''}",
+            event_id=_event_id(step),
             incident_id=step.incident_id, rule_id=rule.id, store_id=store.id,
             zone_id=rule.zone or "", camera_id=camera_id, metric=rule.metric.value,
             from_state=STATE_PB[step.from_state], to_state=STATE_PB[step.to_state], action=step.action,
@@ -179,6 +189,16 @@ class AlertsService:
         log.info("incident acknowledged", extra={"incident": incident_id, "first": first})
         text = "Acknowledged. Thank you: reminders and escalation for this incident are stopped."
         return 200, "text/html; charset=utf-8", f"<html><body><p>{text}</p></body></html>".encode()
+
+
+def _event_id(step: Step) -> str:
+    """Deterministic, so readers can drop the duplicates an at-least-once replay may publish."""
+    parts = [step.incident_id, f"{step.from_state.value}-{step.to_state.value}"]
+    if step.action:
+        parts.append(step.action)
+    if step.action == "repeat":
+        parts.append(step.tx_id.rsplit("-", 1)[-1])
+    return ":".join(parts)
 
 
 def _count_suppressed(event: AlertEvent) -> None:
@@ -242,6 +262,7 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
                     service.on_camera_health(record.value)
             if records:
                 producer.flush()
+                service.save_states()
                 try:
                     consumer.commit()
                 except CommitFailedError:
@@ -250,7 +271,6 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
                     log.warning("commit failed after a rebalance; the new owner replays")
     finally:
         runner.set_ready(False)
-        producer.flush()
         consumer.close()
         producer.close()
         log.info("alerts service stopped", extra={"replica": replica_id})

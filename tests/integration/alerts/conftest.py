@@ -124,8 +124,15 @@ class Harness:
         """One closed window per value, back to back from ``start``."""
         out = []
         for i, value in enumerate(values):
-            out += self.service.on_zone_stats(zone_stats(start + dt.timedelta(seconds=i * window_s), value, window_s))
+            out += self.record(zone_stats(start + dt.timedelta(seconds=i * window_s), value, window_s))
         return out
+
+    def record(self, msg: ZoneStats | CameraHealth) -> list[AlertEvent]:
+        """One record, as the consume loop handles it (publish is synchronous here, then states are saved)."""
+        on = self.service.on_zone_stats if isinstance(msg, ZoneStats) else self.service.on_camera_health
+        events = on(msg)
+        self.service.save_states()
+        return events
 
     def transitions(self) -> list[tuple[int, int, str]]:
         return [(e.from_state, e.to_state, e.action) for e in self.events]

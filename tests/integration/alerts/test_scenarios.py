@@ -7,6 +7,8 @@ import datetime as dt
 import threading
 import time
 
+from services.alerts.incident import IncidentKey, IncidentState, State
+from services.alerts.ledger import Ledger
 from services.alerts.service import DLQ_TOTAL
 from storesight.contracts import AlertEvent, Delivery, ZoneStats
 from tests.integration.alerts.conftest import (
@@ -135,22 +137,21 @@ def test_outside_business_hours_is_muted_in_store_time(twilio, smtp, redis_url, 
 
 def test_unknown_data_never_fires(twilio, smtp, redis_url, key_prefix):
     h = make_harness(make_config([rule(for_s=30, channels=["sms"])], twilio), redis_url, key_prefix)
-    svc = h.service
     for i in range(10):
         t = T0 + dt.timedelta(seconds=10 * i)
         # status UNKNOWN, even with a (stale) value present; and OK with the value absent
         unknown = zone_stats(t, 9, status=ZoneStats.STATUS_UNKNOWN)
-        svc.on_zone_stats(unknown if i % 2 else zone_stats(t, None))
+        h.record(unknown if i % 2 else zone_stats(t, None))
     assert twilio.messages == [] and h.events == []
     # A pending incident is cancelled, not confirmed, by unknown data.
     h.feed_queue(T0 + dt.timedelta(minutes=5), [6, 6])
-    svc.on_zone_stats(zone_stats(T0 + dt.timedelta(minutes=5, seconds=20), None, status=ZoneStats.STATUS_UNKNOWN))
+    h.record(zone_stats(T0 + dt.timedelta(minutes=5, seconds=20), None, status=ZoneStats.STATUS_UNKNOWN))
     h.feed_queue(T0 + dt.timedelta(minutes=5, seconds=30), [6, 6])  # 40 s above, with an unknown gap
     assert twilio.messages == []
     # Live records are not used.
     live = zone_stats(T0 + dt.timedelta(minutes=10), 9)
     live.live = True
-    assert svc.on_zone_stats(live) == []
+    assert h.record(live) == []
 
 
 def test_camera_down_makes_a_camera_down_incident(twilio, smtp, redis_url, key_prefix):
@@ -158,7 +159,7 @@ def test_camera_down_makes_a_camera_down_incident(twilio, smtp, redis_url, key_p
              clear_threshold=None, for_s=20, channels=["sms"], severity="critical")
     h = make_harness(make_config([r], twilio), redis_url, key_prefix)
     for i, up in enumerate([True, False, False, False, False, True]):
-        h.service.on_camera_health(camera_health(T0 + dt.timedelta(seconds=10 * i), up))
+        h.record(camera_health(T0 + dt.timedelta(seconds=10 * i), up))
     assert len(twilio.messages) == 2
     assert "camera_down down" in twilio.messages[0]["body"] and "cam-door" in twilio.messages[0]["body"]
     assert "RESOLVED" in twilio.messages[1]["body"]
@@ -214,11 +215,11 @@ def test_per_recipient_rate_limit_stops_a_flapping_camera_flooding_a_phone(twili
              channels=["sms"], threshold=1)
     h = make_harness(make_config([r], twilio, per_recipient_per_hour=3), redis_url, key_prefix)
     for i in range(20):  # down/up every 10 s: 10 incidents in 200 s
-        h.service.on_camera_health(camera_health(T0 + dt.timedelta(seconds=10 * i), up=bool(i % 2)))
+        h.record(camera_health(T0 + dt.timedelta(seconds=10 * i), up=bool(i % 2)))
     assert len(twilio.messages) == 3
     statuses = [d.status for e in h.events for d in e.deliveries]
     assert statuses.count(Delivery.STATUS_RATE_LIMITED) == 17
-    h.service.on_camera_health(camera_health(T0 + dt.timedelta(hours=1, minutes=5), up=False))
+    h.record(camera_health(T0 + dt.timedelta(hours=1, minutes=5), up=False))
     assert len(twilio.messages) == 4  # an hour later the phone gets messages again
 
 
@@ -262,3 +263,13 @@ def test_twilio_failing_past_max_attempts_is_failed_and_dead_lettered(twilio, sm
     assert delivery.status == Delivery.STATUS_FAILED and delivery.attempts == 4
     (entry, headers), = h.dlq
     assert headers["storesight-dlq-reason"].startswith("twilio 503")
+
+
+def test_a_stale_replica_cannot_roll_the_incident_state_back(redis_url, key_prefix):
+    ledger = Ledger.from_url(redis_url, prefix=key_prefix)
+    key = IncidentKey("shop-1", "queue-long", "till-queue")
+    assert ledger.save_state(key, IncidentState(state=State.firing, last_at=200.0))
+    assert not ledger.save_state(key, IncidentState(state=State.pending, last_at=100.0))
+    assert ledger.load_state(key).state is State.firing
+    assert ledger.save_state(key, IncidentState(state=State.resolved, last_at=300.0))
+    assert ledger.load_state(key).state is State.resolved
