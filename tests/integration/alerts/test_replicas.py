@@ -14,6 +14,7 @@ import time
 import uuid
 
 import pytest
+import requests
 from kafka import KafkaConsumer
 
 from services.alerts.ledger import Ledger
@@ -24,7 +25,7 @@ from storesight.config import parse_config
 from storesight.contracts import AlertEvent, CameraHealth, Delivery, ZoneStats
 from storesight.service import ServiceRunner
 from storesight.topics import Topic, ensure_topics
-from tests.integration.alerts.conftest import SECRET_ENV, T0, config_dict, rule, store, zone_stats
+from tests.integration.alerts.conftest import PHONE, SECRET_ENV, T0, config_dict, rule, store, zone_stats
 from tests.support.servers import REPO
 
 
@@ -103,6 +104,7 @@ def test_two_replicas_on_one_stream_send_one_sms_per_incident(broker, kafka_sett
         assert twilio.wait_for(4, 60)
         events = read_events(broker.bootstrap, alerts, want_firing=4)
         time.sleep(1.0)  # give a would-be duplicate time to arrive
+        metrics = requests.get(f"http://127.0.0.1:{runners[0].port}/metrics", timeout=5).text
     finally:
         for runner in runners:
             runner.stopping.set()
@@ -119,6 +121,9 @@ def test_two_replicas_on_one_stream_send_one_sms_per_incident(broker, kafka_sett
     assert len(firing) == 4
     assert all(e.deliveries[0].status == Delivery.STATUS_SENT for e in firing.values())
     assert not any(t.is_alive() for t in threads)
+    for line in ('storesight_alerts_notifications_total{channel="sms",status="sent"}',
+                 'storesight_alerts_incidents{state="firing"}', 'storesight_alerts_delivery_seconds_bucket'):
+        assert line in metrics, line
 
 
 @pytest.fixture()
@@ -131,7 +136,7 @@ def service_proc(tmp_path, broker, redis_url, key_prefix):
         path.write_text(json.dumps(config))
         zs, health, alerts, _ = topics
         env = dict(os.environ, **SECRET_ENV, KAFKA_BOOTSTRAP=broker.bootstrap, REDIS_URL=redis_url,
-                   STORESIGHT_HTTP_PORT=str(free_port()), LOG_LEVEL="WARNING")
+                   STORESIGHT_HTTP_PORT=str(free_port()), LOG_LEVEL="INFO")
         proc = subprocess.Popen([sys.executable, "-m", "services.alerts", "--config", str(path),
                                  "--replica-id", replica_id, "--group", group, "--zone-stats-topic", zs.name,
                                  "--health-topic", health.name, "--alerts-topic", alerts.name,
@@ -148,7 +153,7 @@ def service_proc(tmp_path, broker, redis_url, key_prefix):
 
 
 def test_replica_killed_between_sending_and_recording_sends_at_most_one_duplicate(
-        broker, kafka_settings, twilio, redis_url, key_prefix, service_proc):
+        broker, kafka_settings, twilio, redis_url, key_prefix, service_proc, tmp_path):
     uid = uuid.uuid4().hex[:8]
     topics = own_topics(uid)
     ensure_topics(broker.bootstrap, topics)
@@ -182,3 +187,7 @@ def test_replica_killed_between_sending_and_recording_sends_at_most_one_duplicat
 
     second.send_signal(signal.SIGTERM)  # graceful: finish, commit, close
     assert second.wait(30) == 0
+    logs = (tmp_path / "alerts-0.log").read_text()
+    assert "notification sent" in logs and "+155***0123" in logs
+    for secret in (PHONE, SECRET_ENV["TWILIO_AUTH_TOKEN"], SECRET_ENV["ACK_SECRET"]):
+        assert secret not in logs  # contacts masked, secrets never logged
