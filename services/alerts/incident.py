@@ -6,7 +6,7 @@ with ``notify`` set asks the shell to send a message (once, keyed by ``tx_id``).
 
 Rules of the machine:
 - unknown values (``None``) never start or confirm an incident; they cancel a pending one and
-  leave a firing one firing (unknown is not "back to normal" either);
+  leave a firing one firing (unknown is not "back to normal" either) without repeating it;
 - a firing incident resolves only once the value is past ``clear_threshold`` (hysteresis);
 - after resolving, no new incident starts until ``cooldown_s`` has passed;
 - while muted (quiet hours, store closed) transitions still happen but messages are suppressed;
@@ -154,7 +154,7 @@ def evaluate(rule: Rule, key: IncidentKey, st: IncidentState, obs: Observation,
         if acked and not st.acked:
             steps.append(step(State.firing, action="ack"))
             st = replace(st, acked=True)
-        if muted:
+        if muted or value is None:  # nothing to say while muted, nothing to assert while unknown
             return st, steps
         if not st.announced:
             steps.append(step(State.firing, action="notify", notify=Notify.firing,

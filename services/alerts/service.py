@@ -224,7 +224,8 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
         health_topic: Topic = CAMERA_HEALTH, alerts_topic: Topic = ALERTS, dlq_topic: Topic | None = None,
         key_prefix: str = "storesight:alerts:", redis_url: str | None = None) -> None:
     """Consume until ``runner.stopping`` is set; ``runner`` is a storesight.service.ServiceRunner."""
-    from kafka.errors import CommitFailedError
+    import redis
+    from kafka.errors import CommitFailedError, KafkaError
 
     from services.alerts.channels import Secrets, build_senders
     from storesight.bus import TypedConsumer, TypedProducer
@@ -235,11 +236,17 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
     settings = config.pipeline.alerts
     ledger = Ledger.from_url(redis_url or os.environ.get("REDIS_URL", config.pipeline.redis_url),
                              prefix=key_prefix, replica_id=replica_id)
-    ledger.r.ping()
+    try:
+        ledger.r.ping()
+    except redis.RedisError as exc:
+        raise RuntimeError(f"Redis unreachable ({type(exc).__name__}); set REDIS_URL") from None
     senders = build_senders(settings, secrets, used_channels(config))
     notifier = Notifier(ledger, senders, retry_policy(config), settings.per_recipient_per_hour, settings.claim_ttl_s)
     kafka = config.pipeline.kafka
-    producer = TypedProducer(kafka, f"alerts-{replica_id}")
+    try:
+        producer = TypedProducer(kafka, f"alerts-{replica_id}")
+    except KafkaError:
+        raise RuntimeError("Kafka unreachable; set KAFKA_BOOTSTRAP") from None
 
     def publish(topic: Topic, key: str, event: AlertEvent, headers) -> None:
         producer.send(topic, key, event, headers)

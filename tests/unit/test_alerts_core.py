@@ -196,3 +196,11 @@ def test_provider_errors_are_scrubbed_of_contacts():
     assert "5550100123" not in text and "ana.silva" not in text
     assert "+155***0123" in text and "a***@shop.example" in text
     assert scrub("twilio 500: 20500 Internal Server Error") == "twilio 500: 20500 Internal Server Error"
+
+
+def test_a_firing_incident_is_not_repeated_while_its_value_is_unknown():
+    rule = make_rule(for_s=0, repeat_s=20)
+    _, steps = run(rule, [6] + [None] * 10)
+    assert notifications(steps) == [Notify.firing]
+    _, steps = run(rule, [6] + [None] * 10 + [6])
+    assert notifications(steps) == [Notify.firing, Notify.repeat]
