@@ -10,11 +10,14 @@ GATE_WIDTH = 160
 
 
 def fit_width(image: np.ndarray, max_width: int) -> np.ndarray:
+    """Downscale to ``max_width`` (never up). Area averaging for big reductions (it removes
+    noise and aliasing); bilinear for small ones, where it looks the same at ~1/4 of the cost."""
     height, width = image.shape[:2]
     if width <= max_width:
         return image
+    interpolation = cv2.INTER_AREA if width >= 2 * max_width else cv2.INTER_LINEAR
     return cv2.resize(image, (max_width, max(1, round(height * max_width / width))),
-                      interpolation=cv2.INTER_AREA)
+                      interpolation=interpolation)
 
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:

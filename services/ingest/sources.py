@@ -12,11 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 DEFAULT_START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 # OpenCV/FFmpeg waits at most this long to connect and for each frame of a network stream.
 NETWORK_TIMEOUT_MS = 5000
+# A network camera must answer a first request within this before OpenCV is asked to open it.
+PROBE_TIMEOUT_S = 2.0
 # FFmpeg options for network streams (unless the environment sets its own): RTSP over TCP
 # (no lost UDP packets through NAT/firewalls), and a short probe so a reconnect takes ~0.5 s, not ~3 s.
 FFMPEG_STREAM_OPTIONS = "rtsp_transport;tcp|analyzeduration;500000"
@@ -84,9 +89,9 @@ def open_source(camera: Camera, tally: Tally | None = None, tz: dt.tzinfo = dt.U
 
 def _sleep_until(deadline: float, stop_at: float) -> bool:
     """Sleep until ``deadline`` (monotonic) unless ``stop_at`` comes first; True if reached."""
-    wake = min(deadline, stop_at)
-    if wake > time.monotonic():
-        time.sleep(wake - time.monotonic())
+    remaining = min(deadline, stop_at) - time.monotonic()
+    if remaining > 0:
+        time.sleep(remaining)
     return deadline <= stop_at
 
 
@@ -183,6 +188,44 @@ class _NewestFrame:
             return number, None
 
 
+_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
+
+
+def probe_stream(url: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Raise SourceError unless the camera's server answers a first request within ``timeout_s``.
+
+    Why: OpenCV's FFmpeg backend opens captures under one process-wide lock, so a camera that
+    accepts the connection but never answers would hold every other camera's (re)connect for
+    the whole open timeout. This probe runs in the camera's own thread, outside that lock.
+    It sends no credentials (an RTSP 401 is an answer) and only reads the first bytes.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host, port = parts.hostname or "", parts.port or _DEFAULT_PORTS.get(scheme, 80)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    if scheme.startswith("rtsp"):
+        request = f"OPTIONS {scheme}://{host}:{port}{target} RTSP/1.0\r\nCSeq: 1\r\n\r\n"
+    else:
+        request = f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as raw:
+            sock = raw
+            if scheme in ("https", "rtsps"):
+                context = ssl.create_default_context()
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # liveness only
+                sock = context.wrap_socket(raw, server_hostname=host)
+            sock.sendall(request.encode())
+            first = sock.recv(16)
+    except TimeoutError:
+        raise SourceError(f"no answer within {timeout_s:g} s") from None
+    except OSError as exc:
+        raise SourceError(f"cannot connect: {exc.strerror or type(exc).__name__}") from None
+    if not first:
+        raise SourceError("connection closed without an answer")
+
+
 class LiveSource:
     """RTSP, HTTP MJPEG or a device: a reader thread decodes every frame into a one-frame slot;
     ``next_frame`` waits for the next due time and takes the newest frame there."""
@@ -202,6 +245,7 @@ class LiveSource:
         if self.device is not None:
             cap = cv2.VideoCapture(self.device)
         else:
+            probe_stream(self.url)
             os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", FFMPEG_STREAM_OPTIONS)
             cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS,

@@ -46,15 +46,16 @@ def test_silent_url_and_corrupt_file_do_not_disturb_a_good_camera(broker, intel_
     assert max(gaps) < 1.0, f"good camera stalled for {max(gaps):.1f} s"
     assert any(h.value.status == UP for h in c.health_of("cam-good"))
 
-    for camera, reason in (("cam-silent", "cannot connect"), ("cam-corrupt", "cannot open video file")):
+    for camera, reason in (("cam-silent", "no answer"), ("cam-corrupt", "cannot open video file")):
         health = [h.value for h in c.health_of(camera)]
         assert health and all(h.status == DOWN for h in health), f"{camera} must only ever be down"
         assert any(reason in h.reason for h in health), {h.reason for h in health}
         assert not c.frames_of(camera)
         assert metric("storesight_ingest_source_errors_total", camera) >= 1
         assert any(getattr(r, "camera", None) == camera and r.levelno == logging.WARNING for r in caplog.records)
-    # Backoff, not a crash loop: a corrupt file fails instantly, yet is retried only a few times.
+    # Backoff, not a crash loop: a corrupt file fails instantly, yet is retried only a few times;
+    # and at least twice, so the silent camera never held the other cameras' (re)opens.
     attempts = metric("storesight_ingest_reconnects_total", "cam-corrupt")
     assert 2 <= attempts <= 12, attempts
-    # The silent URL is given up on after the connect timeout, then retried.
-    assert metric("storesight_ingest_source_errors_total", "cam-silent") >= 1
+    # The silent URL is given up on after the probe timeout, then retried with backoff.
+    assert metric("storesight_ingest_source_errors_total", "cam-silent") >= 2
