@@ -41,6 +41,7 @@ def assert_kill_and_restart(ingest: RunningIngest, camera: str, kill, restart) -
     back_at = time.monotonic()
     resumed = c.wait_for(lambda: [s for s in c.frames_of(camera) if s.value.seq > last_seq], 15,
                          "frames after the server came back")
+    print(f"{camera}: frames resumed {resumed[0].at - back_at:.2f} s after the source came back")
     assert resumed[0].at - back_at < RESUME_WITHIN_S, f"resumed after {resumed[0].at - back_at:.1f} s"
     up_again = c.wait_for(lambda: [h.value for h in c.health_of(camera)
                                    if h.value.status == UP and h.at > killed_at], 5, "UP again")
