@@ -86,10 +86,9 @@ class CameraWorker:
     # --- the loop -----------------------------------------------------------------------
     def run(self) -> None:
         backoff = Backoff(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
-        tally = Tally(on_captured=self._captured.inc, on_dropped=lambda n: n and self._dropped.inc(n))
+        tally = Tally(on_captured=self._captured.inc, on_dropped=lambda n: n and self._dropped.inc(n),
+                      on_bad_input=lambda _what: self._errors.inc())
         source = open_source(self.camera, tally, self.tz)
-        if hasattr(source, "on_bad_file"):
-            source.on_bad_file = lambda _name: self._errors.inc()
         try:
             while not self.stopping.is_set():
                 try:

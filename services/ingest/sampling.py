@@ -39,14 +39,18 @@ class ClipSampler:
 class LiveSchedule:
     """Due times for a live camera: ``wait_s(now)`` until the next one, ``taken(now)`` after.
 
-    ``taken`` returns how many due times were missed (processing slower than ``fps``):
-    those frames are dropped, and the schedule restarts from now instead of bursting.
+    ``taken(now, waiting_since)`` returns how many due times passed while a frame was waiting
+    to be taken (processing slower than ``fps``): those frames are dropped, and the schedule
+    restarts from now instead of bursting. Due times when the camera had no new frame (a
+    camera slower than ``fps``) are not drops.
 
     >>> s = LiveSchedule(fps=5)
     >>> s.wait_s(100.0), s.taken(100.0), s.wait_s(100.1)
     (0.0, 0, 0.1)
-    >>> s.taken(100.7)   # due at 100.2, 100.4, 100.6: took one, missed two
+    >>> s.taken(100.7)   # due at 100.2, 100.4, 100.6, a frame waiting all along: took one, missed two
     2
+    >>> s.taken(101.45, waiting_since=101.4)   # due at 100.8..101.4 but no frame until 101.4
+    0
     """
 
     fps: float
@@ -59,11 +63,12 @@ class LiveSchedule:
     def wait_s(self, now: float) -> float:
         return 0.0 if self.next_due is None else max(0.0, round(self.next_due - now, 9))
 
-    def taken(self, now: float) -> int:
+    def taken(self, now: float, waiting_since: float | None = None) -> int:
         if self.next_due is None:
             self.next_due = now + self.period
             return 0
-        missed = max(0, math.floor((now - self.next_due) / self.period + 1e-9))
+        first_due = max(self.next_due, waiting_since if waiting_since is not None else self.next_due)
+        missed = max(0, math.floor((now - first_due) / self.period + 1e-9))
         self.next_due += (missed + 1) * self.period
         if self.next_due <= now:
             self.next_due = now + self.period

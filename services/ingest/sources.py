@@ -63,6 +63,8 @@ class Tally:
 
     on_captured: Callable[[int], None] = lambda n: None
     on_dropped: Callable[[int], None] = lambda n: None
+    # An input that was skipped because it cannot be used (an undecodable still).
+    on_bad_input: Callable[[str], None] = lambda what: None
 
 
 def source_kind(url: str) -> str:
@@ -166,11 +168,15 @@ class _NewestFrame:
         self._cond = threading.Condition()
         self._frame: Captured | None = None
         self._number = 0
+        self._taken = 0
+        self._waiting_since: float | None = None  # monotonic: when an untaken frame first arrived
         self.error: str | None = None
 
     def put(self, frame: Captured) -> None:
         with self._cond:
             self._frame, self._number = frame, self._number + 1
+            if self._waiting_since is None:
+                self._waiting_since = time.monotonic()
             self._cond.notify_all()
 
     def fail(self, reason: str) -> None:
@@ -178,14 +184,16 @@ class _NewestFrame:
             self.error = reason
             self._cond.notify_all()
 
-    def newer_than(self, number: int, timeout_s: float) -> tuple[int, Captured | None]:
+    def take(self, timeout_s: float) -> tuple[Captured | None, float | None]:
+        """The newest untaken frame (waiting up to ``timeout_s``) and since when one was waiting."""
         with self._cond:
-            self._cond.wait_for(lambda: self._number > number or self.error is not None, timeout_s)
-            if self._number > number:
-                return self._number, self._frame
+            self._cond.wait_for(lambda: self._number > self._taken or self.error is not None, timeout_s)
+            if self._number > self._taken:
+                waiting_since, self._waiting_since, self._taken = self._waiting_since, None, self._number
+                return self._frame, waiting_since
             if self.error is not None:
                 raise SourceError(self.error)
-            return number, None
+            return None, None
 
 
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
@@ -236,7 +244,6 @@ class LiveSource:
         self._schedule = LiveSchedule(fps)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._taken = 0
         self._last_new = 0.0
 
     def open(self) -> None:
@@ -254,7 +261,7 @@ class LiveSource:
             cap.release()
             raise SourceError("cannot connect" if self.device is None else "cannot open device")
         self._slot, self._schedule, self._stop = _NewestFrame(), LiveSchedule(self.fps), threading.Event()
-        self._taken, self._last_new = 0, time.monotonic()
+        self._last_new = time.monotonic()
         self._thread = threading.Thread(target=self._read_loop, args=(cap, self._slot, self._stop),
                                         name="reader", daemon=True)
         self._thread.start()
@@ -277,14 +284,14 @@ class LiveSource:
         stop_at = time.monotonic() + timeout_s
         if not _sleep_until(time.monotonic() + self._schedule.wait_s(time.monotonic()), stop_at):
             return None
-        number, frame = self._slot.newer_than(self._taken, max(0.0, stop_at - time.monotonic()))
+        frame, waiting_since = self._slot.take(max(0.0, stop_at - time.monotonic()))
         now = time.monotonic()
         if frame is None:
             if now - self._last_new > NETWORK_TIMEOUT_MS / 1000 + 1:
                 raise SourceError("no frames (stalled)")
             return None
-        self._taken, self._last_new = number, now
-        self.tally.on_dropped(self._schedule.taken(now))
+        self._last_new = now
+        self.tally.on_dropped(self._schedule.taken(now, waiting_since))
         return frame
 
     def close(self) -> None:
@@ -298,9 +305,8 @@ class FolderSource:
     """A folder of stills: new files are read in capture-time order and sampled to fps by
     capture time. Files that cannot be decoded are logged, counted and skipped."""
 
-    def __init__(self, path: str, fps: float, tally: Tally, tz: dt.tzinfo = dt.UTC,
-                 on_bad_file: Callable[[str], None] = lambda name: None):
-        self.path, self.tally, self.tz, self.on_bad_file = Path(path), tally, tz, on_bad_file
+    def __init__(self, path: str, fps: float, tally: Tally, tz: dt.tzinfo = dt.UTC):
+        self.path, self.tally, self.tz = Path(path), tally, tz
         self._sampler = CaptureTimeSampler(fps)
         self._cursor: Still | None = None  # kept across re-opens: a file is never read twice
         self._pending: list[Still] = []
@@ -342,7 +348,7 @@ class FolderSource:
             image = cv2.imread(str(self.path / still.name), cv2.IMREAD_COLOR)
             if image is None:
                 log.warning("skipping an image that cannot be decoded", extra={"file": still.name})
-                self.on_bad_file(still.name)
+                self.tally.on_bad_input(still.name)
                 continue
             return Captured(image, dt.datetime.fromtimestamp(still.capture_s, dt.UTC))
 

@@ -52,7 +52,15 @@ def test_live_schedule_counts_missed_due_times_and_never_bursts():
 def test_live_schedule_slow_camera_is_not_counted_as_dropped():
     schedule = LiveSchedule(fps=5)
     schedule.taken(0.0)
-    assert schedule.taken(0.25) == 0  # a frame a bit late (camera slower than fps) is no drop
+    # A 2 fps camera: each frame arrives long after its due time and is taken at once.
+    assert [schedule.taken(t + 0.01, waiting_since=t) for t in (0.5, 1.0, 1.5, 2.0)] == [0, 0, 0, 0]
+
+
+def test_live_schedule_counts_drops_from_when_a_frame_was_waiting():
+    schedule = LiveSchedule(fps=5)
+    schedule.taken(0.0)
+    # Due at 0.2; a frame waited from 0.5 but processing only got to it at 1.0: 0.6, 0.8, 1.0 passed.
+    assert schedule.taken(1.0, waiting_since=0.5) == 2
 
 
 def test_capture_time_sampler_thins_a_burst_of_stills():
