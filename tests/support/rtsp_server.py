@@ -23,7 +23,7 @@ def main() -> None:
     server.set_address("127.0.0.1")
     server.set_service(port)
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(f'( filesrc location="{clip}" ! qtdemux ! h264parse '
+    factory.set_launch(f'( filesrc location="{clip}" ! qtdemux '
                        f"! rtph264pay name=pay0 pt=96 config-interval=1 )")
     server.get_mount_points().add_factory(mount, factory)
     if server.attach(None) == 0:
