@@ -501,9 +501,10 @@ class Aggregator:
         end = start + self.settings.window_s
         win = cam.windows.pop(start, None) or Window(start, len(model.zone_ids), len(model.line_ids),
                                                      self.settings.heatmap_grid)
-        coverage = self._coverage(cam, start, end)
+        # No frame inside the window means no observation at all: unknown, whatever came before.
+        coverage = self._coverage(cam, start, end) if win.frames else 0.0
         covered_s = coverage * (end - start)
-        status = UNKNOWN if coverage <= 0 or win.frames == 0 else (OK if coverage >= FULL_COVERAGE else PARTIAL)
+        status = UNKNOWN if coverage <= 0 else (OK if coverage >= FULL_COVERAGE else PARTIAL)
         late, cam.late_pending = cam.late_pending, 0
         known = status != UNKNOWN
         nz = len(model.zone_ids)
