@@ -16,10 +16,9 @@ _OPTIONAL = ("occupancy_avg", "occupancy_min", "occupancy_max", "entries", "exit
 
 
 def frame_from_proto(msg: Detections) -> FrameRecord:
-    n = len(msg.persons)
-    ids = np.fromiter((p.track_id for p in msg.persons), dtype=np.int64, count=n)
-    feet = np.fromiter((c for p in msg.persons for c in (p.foot.x, p.foot.y)), dtype=np.float64,
-                       count=2 * n).reshape(n, 2)
+    persons = msg.persons
+    ids = np.array([p.track_id for p in persons], dtype=np.int64)
+    feet = np.array([(p.foot.x, p.foot.y) for p in persons], dtype=np.float64).reshape(-1, 2)
     return FrameRecord(msg.camera_id, seconds(msg.capture_time), ids, feet, msg.frame_seq)
 
 

@@ -191,7 +191,7 @@ class Window:
     line_entries: list[int] = field(default_factory=list)
     line_exits: list[int] = field(default_factory=list)
     visitors: int = 0
-    heat: np.ndarray | None = None
+    heat: list[int] = field(default_factory=list)  # flat (grid_y * grid_x) foot-point counts
 
     def __post_init__(self) -> None:
         n = self.zones + 1  # the last slot is the whole camera view
@@ -201,7 +201,7 @@ class Window:
         self.dwells = [[] for _ in range(n)]
         self.served, self.waits = [0] * n, [[] for _ in range(n)]
         self.line_entries, self.line_exits = [0] * self.lines, [0] * self.lines
-        self.heat = np.zeros((self.grid[1], self.grid[0]), dtype=np.int32)
+        self.heat = [0] * (self.grid[0] * self.grid[1])
 
 
 @dataclass
@@ -242,6 +242,7 @@ class AggregatorState:
     line_totals: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (store, line) -> [in, out]
     records: int = 0
     last_sweep: float = -math.inf
+    close_due: float = -math.inf  # watermark at which the next window closes
 
 
 # ---------------------------------------------------------------- the aggregator
@@ -265,45 +266,65 @@ class Aggregator:
     # ------------------------------------------------------------ input
 
     def process(self, records: Iterable[FrameRecord | HealthRecord]) -> list:
-        """Apply records in order; return the windows (and heatmaps) that closed."""
+        """Apply records in order; return the windows (and heatmaps) that closed.
+
+        The geometry of all frames of a camera in the batch is computed in one numpy pass; the
+        records are then applied strictly in order, so the result never depends on how the input
+        was cut into batches (a replay after a restart gives the same state).
+        """
         out: list = []
         batch = list(records)
-        i = 0
-        while i < len(batch):
-            rec = batch[i]
+        geometry = self._batch_geometry(batch)
+        for index, rec in enumerate(batch):
             if isinstance(rec, HealthRecord):
                 self._health(rec)
                 self._advance(rec.report_s if self.settings.health_advances_watermark else None, out)
-                i += 1
                 continue
-            # A run of frames of one camera: geometry for all of them in one numpy call.
-            j = i + 1
-            while j < len(batch) and isinstance(batch[j], FrameRecord) and batch[j].camera_id == rec.camera_id:
-                j += 1
-            self._frames(batch[i:j], out)
-            i = j
+            model = self.models.get(rec.camera_id)
+            if model is None:
+                self.unknown_cameras += 1
+                continue
+            self.state.records += 1
+            self._frame(model, self._camera(model), rec, *geometry[index])
+            self._advance(rec.capture_s, out)
         return out
 
-    def _frames(self, frames: list[FrameRecord], out: list) -> None:
-        model = self.models.get(frames[0].camera_id)
-        if model is None:
-            self.unknown_cameras += len(frames)
-            return
-        cam = self._camera(model)
-        feet = np.concatenate([f.feet for f in frames]) if frames else np.zeros((0, 2))
-        inside = model.polygons.contains(feet)
-        distance = model.lines.signed_distance(feet) if model.lines.count else None
-        on_segment = model.lines.within_segment(feet) if model.lines.count else None
-        offset = 0
-        for frame in frames:
-            n = len(frame.feet)
-            sl = slice(offset, offset + n)
-            offset += n
-            self.state.records += 1
-            self._frame(model, cam, frame, inside[sl],
-                        None if distance is None else distance[sl],
-                        None if on_segment is None else on_segment[sl])
-            self._advance(frame.capture_s, out)
+    def _batch_geometry(self, batch: list) -> dict[int, tuple]:
+        """index -> (zone counts + view count, inside rows, line distances, on-segment rows, heat cells)."""
+        per_camera: dict[str, list[int]] = {}
+        for index, rec in enumerate(batch):
+            if isinstance(rec, FrameRecord) and rec.camera_id in self.models:
+                per_camera.setdefault(rec.camera_id, []).append(index)
+        gx, gy = self.settings.heatmap_grid
+        result: dict[int, tuple] = {}
+        for camera_id, indices in per_camera.items():
+            model = self.models[camera_id]
+            frames = [batch[i] for i in indices]
+            sizes = [len(f.feet) for f in frames]
+            feet = np.concatenate([f.feet for f in frames]).reshape(-1, 2)
+            inside = model.polygons.contains(feet)
+            nz = inside.shape[1]
+            bounds = np.cumsum([0, *sizes])
+            counts = np.zeros((len(frames), nz), dtype=np.int64)
+            nonempty = np.asarray(sizes) > 0
+            if nonempty.any():
+                counts[nonempty] = np.add.reduceat(inside.astype(np.int64), bounds[:-1][nonempty], axis=0)
+            counts = np.concatenate([counts, np.asarray(sizes)[:, None]], axis=1).tolist()
+            inside_rows = inside.tolist()
+            if model.lines.count:
+                dist_rows = model.lines.signed_distance(feet).tolist()
+                seg_rows = model.lines.within_segment(feet).tolist()
+            else:
+                dist_rows = seg_rows = None
+            ix = np.minimum(np.maximum((feet[:, 0] * gx).astype(np.intp), 0), gx - 1)
+            iy = np.minimum(np.maximum((feet[:, 1] * gy).astype(np.intp), 0), gy - 1)
+            cells = (iy * gx + ix).tolist()
+            for k, index in enumerate(indices):
+                a, b = bounds[k], bounds[k + 1]
+                result[index] = (counts[k], inside_rows[a:b],
+                                 None if dist_rows is None else dist_rows[a:b],
+                                 None if seg_rows is None else seg_rows[a:b], cells[a:b])
+        return result
 
     def _camera(self, model: CameraModel) -> CameraState:
         cam = self.state.cameras.get(model.camera_id)
@@ -332,11 +353,13 @@ class Aggregator:
             cam.windows[start] = win
         return win
 
-    def _frame(self, model: CameraModel, cam: CameraState, frame: FrameRecord, inside: np.ndarray,
-               distance: np.ndarray | None, on_segment: np.ndarray | None) -> None:
+    def _frame(self, model: CameraModel, cam: CameraState, frame: FrameRecord, counts: list[int],
+               inside: list[list[bool]], distance: list[list[float]] | None,
+               on_segment: list[list[bool]] | None, cells: list[int]) -> None:
         t = frame.capture_s
         if cam.next_close is None:
             cam.next_close = self._window_start(t)
+            self.state.close_due = -math.inf  # a new camera: recompute when its first window closes
         if self._window_start(t) < cam.next_close:
             cam.late_pending += 1
             self.state.late_total[model.store_id] = self.state.late_total.get(model.store_id, 0) + 1
@@ -344,7 +367,6 @@ class Aggregator:
         win = self._window(model, cam, t)
         bisect.insort(cam.frame_times, t)
         nz = len(model.zone_ids)
-        counts = inside.sum(axis=0).tolist() + [len(frame.feet)]
         win.frames += 1
         for z in range(nz + 1):
             c = counts[z]
@@ -353,11 +375,9 @@ class Aggregator:
                 win.occ_min[z] = c
             if c > win.occ_max[z]:
                 win.occ_max[z] = c
-        if len(frame.feet):
-            gx, gy = self.settings.heatmap_grid
-            ix = np.clip((frame.feet[:, 0] * gx).astype(np.intp), 0, gx - 1)
-            iy = np.clip((frame.feet[:, 1] * gy).astype(np.intp), 0, gy - 1)
-            np.add.at(win.heat, (iy, ix), 1)
+        heat = win.heat
+        for cell in cells:
+            heat[cell] += 1
         if cam.live_capture is None or t >= cam.live_capture:
             cam.live_capture = t
             cam.live_counts = counts
@@ -378,22 +398,23 @@ class Aggregator:
             if not track.counted_visitor and t - track.first_seen >= self.settings.min_visit_dwell_s:
                 track.counted_visitor = True
                 win.visitors += 1
+            row = inside[k]
             for z in range(nz):
-                if inside[k, z]:
+                if row[z]:
                     win.zone_tracks[z].add(track_id)
                     if track.visit_start[z] is None:
                         track.visit_start[z] = t
                         win.entries[z] += 1
                     track.last_in[z] = t
             for z in range(nz):
-                if track.visit_start[z] is not None and not inside[k, z] \
+                if track.visit_start[z] is not None and not row[z] \
                         and t - track.last_in[z] > self.settings.zone_exit_grace_s:
                     self._end_visit(model, cam, track_id, track, z)
             if distance is not None:
-                for ln in range(len(model.line_ids)):
-                    if not on_segment[k, ln]:
+                for ln, d in enumerate(distance[k]):
+                    if not on_segment[k][ln]:
                         continue
-                    crossed = cam.crossings.observe(ln, track_id, float(distance[k, ln]))
+                    crossed = cam.crossings.observe(ln, track_id, d)
                     if crossed is not None:
                         totals = self.state.line_totals.setdefault((model.store_id, model.line_ids[ln]), [0, 0])
                         if crossed == ENTRY:
@@ -463,11 +484,17 @@ class Aggregator:
                 for track_id, track in list(cam.tracks.items()):
                     if wm - track.last_seen > self.settings.track_gone_s:
                         self._end_track(model, cam, track_id, track)
+        if wm < self.state.close_due:
+            return
         w, lateness = self.settings.window_s, self.settings.allowed_lateness_s
+        due = math.inf
         for camera_id, cam in self.state.cameras.items():
             while cam.next_close is not None and cam.next_close + w + lateness <= wm:
                 self._close(self.models[camera_id], cam, cam.next_close, out)
                 cam.next_close += w
+            if cam.next_close is not None:
+                due = min(due, cam.next_close + w + lateness)
+        self.state.close_due = due
 
     def flush(self) -> list:
         """End of input (a file): end every track and close every window that has data."""
@@ -541,7 +568,9 @@ class Aggregator:
             values = dict(entries=win.line_entries[ln], exits=win.line_exits[ln])
             out.append(stats(f"line:{line_id}", "line", **values))
         if known:
-            out.append(HeatmapWindow(model.camera_id, model.store_id, start, end, win.heat))
+            gx, gy = self.settings.heatmap_grid
+            out.append(HeatmapWindow(model.camera_id, model.store_id, start, end,
+                                     np.asarray(win.heat, dtype=np.int64).reshape(gy, gx)))
         # Forget frame times no later window can need.
         keep_from = end - self.settings.stale_after_s
         del cam.frame_times[:bisect.bisect_left(cam.frame_times, keep_from)]

@@ -27,8 +27,8 @@ import requests
 import yaml
 from kafka import KafkaConsumer
 
-from services.aggregate.core import Aggregator, WindowStats
 from services.aggregate.convert import frame_from_proto
+from services.aggregate.core import Aggregator, WindowStats
 from storesight.broker import free_port
 from storesight.bus import TypedProducer
 from storesight.config import KafkaSettings, load_config
