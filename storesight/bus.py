@@ -123,6 +123,7 @@ class TypedConsumer:
         dead = False
         for tp, messages in batches.items():
             topic = self._topics[tp.topic]
+            decoded = 0
             for m in messages:
                 try:
                     value = decode(topic.message_type, m.value)
@@ -130,9 +131,11 @@ class TypedConsumer:
                     self._dead_letter(topic, m, str(exc))
                     dead = True
                     continue
-                CONSUMED.labels(topic.name).inc()
+                decoded += 1
                 records.append(Record(tp.topic, tp.partition, m.offset,
                                       (m.key or b"").decode("utf-8", "replace"), value, m.timestamp))
+            if decoded:
+                CONSUMED.labels(topic.name).inc(decoded)  # once per batch: cheap at high rates
         if dead:
             # The DLQ copy must be durable before the offset that skips the original is committed.
             self._dlq.flush()

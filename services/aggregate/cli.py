@@ -35,7 +35,7 @@ def _heatmap_counts(args, config, camera_id: str):
         from services.aggregate.heatmap import accumulate
 
         feet = [tuple(p) for f in read_frames(args.detections, camera_id) if f.camera_id == camera_id
-                for p in f.feet.tolist()]
+                for p in f.feet]
         return accumulate(feet, grid)
     import redis
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
-
 from services.aggregate.core import FrameRecord, HealthRecord, LiveZone, WindowStats
 from storesight.contracts import CameraHealth, Detections, ZoneStats, seconds
 
@@ -17,9 +15,8 @@ _OPTIONAL = ("occupancy_avg", "occupancy_min", "occupancy_max", "entries", "exit
 
 def frame_from_proto(msg: Detections) -> FrameRecord:
     persons = msg.persons
-    ids = np.array([p.track_id for p in persons], dtype=np.int64)
-    feet = np.array([(p.foot.x, p.foot.y) for p in persons], dtype=np.float64).reshape(-1, 2)
-    return FrameRecord(msg.camera_id, seconds(msg.capture_time), ids, feet, msg.frame_seq)
+    return FrameRecord(msg.camera_id, seconds(msg.capture_time), [p.track_id for p in persons],
+                       [(p.foot.x, p.foot.y) for p in persons], msg.frame_seq)
 
 
 def health_from_proto(msg: CameraHealth) -> HealthRecord:

@@ -47,12 +47,15 @@ FULL_COVERAGE = 0.999
 
 @dataclass
 class FrameRecord:
-    """Detections of one frame: track ids (0 = untracked) and foot points (N, 2), normalised."""
+    """Detections of one frame: track ids (0 = untracked) and foot points [(x, y)], normalised.
+
+    Plain lists (numpy arrays are accepted too): the aggregator builds its arrays per batch.
+    """
 
     camera_id: str
     capture_s: float
-    track_ids: np.ndarray
-    feet: np.ndarray
+    track_ids: list[int]
+    feet: list[tuple[float, float]]
     frame_seq: int = 0
 
     @classmethod
@@ -60,9 +63,7 @@ class FrameRecord:
            frame_seq: int = 0) -> FrameRecord:
         """Build from (track_id, foot_x, foot_y) tuples."""
         rows = list(persons)
-        ids = np.asarray([p[0] for p in rows], dtype=np.int64)
-        feet = np.asarray([(p[1], p[2]) for p in rows], dtype=np.float64).reshape(-1, 2)
-        return cls(camera_id, capture_s, ids, feet, frame_seq)
+        return cls(camera_id, capture_s, [int(p[0]) for p in rows], [(p[1], p[2]) for p in rows], frame_seq)
 
 
 @dataclass
@@ -301,7 +302,10 @@ class Aggregator:
             model = self.models[camera_id]
             frames = [batch[i] for i in indices]
             sizes = [len(f.feet) for f in frames]
-            feet = np.concatenate([f.feet for f in frames]).reshape(-1, 2)
+            rows: list = []
+            for f in frames:
+                rows.extend(f.feet if isinstance(f.feet, list) else np.asarray(f.feet).tolist())
+            feet = np.array(rows, dtype=np.float64).reshape(-1, 2)
             inside = model.polygons.contains(feet)
             nz = inside.shape[1]
             bounds = np.cumsum([0, *sizes])
@@ -381,7 +385,8 @@ class Aggregator:
         if cam.live_capture is None or t >= cam.live_capture:
             cam.live_capture = t
             cam.live_counts = counts
-        for k, track_id in enumerate(frame.track_ids.tolist()):
+        ids = frame.track_ids if isinstance(frame.track_ids, list) else np.asarray(frame.track_ids).tolist()
+        for k, track_id in enumerate(ids):
             if track_id == 0:
                 continue
             track = cam.tracks.get(track_id)

@@ -17,6 +17,7 @@ import csv
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from services.aggregate.core import Aggregator, Visit, WindowStats
@@ -80,7 +81,7 @@ def test_table_zone_occupancy_matches_the_labels(run):
         label = labels.get(frame.frame_seq, -1)
         if label < 0:
             continue
-        in_table = int(table.contains(frame.feet)[:, 0].sum())
+        in_table = int(table.contains(np.array(frame.feet))[:, 0].sum())
         scored += 1
         # Never more people at the table than are in the picture.
         assert in_table <= label, f"frame {frame.frame_seq}: {in_table} in the table zone, {label} visible"

@@ -31,8 +31,8 @@ def test_frame_from_proto_reads_tracks_and_feet():
     p = msg.persons.add(track_id=9)
     p.foot.x, p.foot.y = 0.25, 0.75
     rec = frame_from_proto(msg)
-    assert (rec.camera_id, rec.capture_s, rec.track_ids.tolist()) == ("c", 100.0, [9])
-    assert rec.feet.tolist() == [[0.25, 0.75]]
+    assert (rec.camera_id, rec.capture_s, rec.track_ids) == ("c", 100.0, [9])
+    assert rec.feet == [(0.25, 0.75)]
 
 
 def test_accumulate_and_render_only_colour_where_people_stood():
