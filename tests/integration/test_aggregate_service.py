@@ -32,8 +32,8 @@ from services.aggregate.core import Aggregator, WindowStats
 from storesight.broker import free_port
 from storesight.bus import TypedProducer
 from storesight.config import KafkaSettings, load_config
-from storesight.contracts import Detections, ZoneStats, decode, to_timestamp
-from storesight.topics import DETECTIONS, ZONE_STATS, ensure_topics
+from storesight.contracts import CameraHealth, Detections, ZoneStats, decode, to_timestamp
+from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, ensure_topics
 from tests.support.servers import REPO
 
 T0 = 1_800_000_000.0
@@ -212,6 +212,23 @@ def test_window_stats_live_state_and_metrics(setup, redis_url):
         assert 'storesight_aggregate_late_records_total{store="s1"} 1.0' in metrics
         assert 'storesight_zone_known{store="s1",zone="shelf"} 1.0' in metrics
         assert client.hlen(f"{prefix}heatmap:cam-a") == 5
+
+        # cam-a reports DOWN on the health topic: its zones turn unknown live, never 0.
+        health = CameraHealth(camera_id="cam-a", store_id="s1", status=CameraHealth.STATUS_DOWN, reason="test")
+        health.report_time.CopyFrom(to_timestamp(dt.datetime.fromtimestamp(T0 + 29.9, dt.UTC)))
+        producer = TypedProducer(KafkaSettings(bootstrap=bootstrap), "test-health")
+        producer.send(CAMERA_HEALTH, "cam-a", health)
+        producer.flush()
+        producer.close()
+        deadline = time.monotonic() + 30
+        while json.loads(client.hget(f"{prefix}live:s1", "shelf"))["status"] != "unknown":
+            assert time.monotonic() < deadline, "DOWN health did not make the zone unknown"
+            time.sleep(0.05)
+        assert json.loads(client.hget(f"{prefix}live:s1", "shelf"))["occupancy"] is None
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'storesight_zone_known{store="s1",zone="shelf"} 0.0' in metrics
+        assert 'storesight_zone_occupancy{store="s1",zone="shelf"}' not in metrics
+        assert 'storesight_camera_up{camera="cam-a",store="s1"} 0.0' in metrics
     finally:
         stop(proc)
 
