@@ -34,7 +34,7 @@ from storesight.bus import TypedProducer
 from storesight.config import KafkaSettings, load_config
 from storesight.contracts import CameraHealth, Detections, ZoneStats, decode, to_timestamp
 from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, ensure_topics
-from tests.support.servers import REPO
+from tests.support.servers import INTEL_CLIP, REPO
 
 T0 = 1_800_000_000.0
 W = 5.0
@@ -49,7 +49,8 @@ def write_config(path: Path, bootstrap: str, checkpoint_interval_s: float = 0.2)
                                    "track_gone_s": 1, "zone_exit_grace_s": 0.3, "live_ttl_s": 60,
                                    "checkpoint_interval_s": checkpoint_interval_s}},
         "stores": [{"id": "s1", "timezone": "UTC", "cameras": [
-            {"id": "cam-a", "source": "a.mp4",
+            # A real clip as cam-a's file source, so the heatmap verb can build its background.
+            {"id": "cam-a", "source": str(INTEL_CLIP) if INTEL_CLIP.exists() else "a.mp4",
              "zones": [{"id": "shelf", "kind": "area", "polygon": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}],
              "lines": [{"id": "door", "a": [0.8, 0], "b": [0.8, 1], "in_point": [0.2, 0.5]}]},
             {"id": "cam-b", "source": "b.mp4",
@@ -212,6 +213,15 @@ def test_window_stats_live_state_and_metrics(setup, redis_url):
         assert 'storesight_aggregate_late_records_total{store="s1"} 1.0' in metrics
         assert 'storesight_zone_known{store="s1",zone="shelf"} 1.0' in metrics
         assert client.hlen(f"{prefix}heatmap:cam-a") == 5
+        if INTEL_CLIP.exists():
+            import cv2
+
+            from storesight.cli import main
+
+            png = config_path.parent / "heat.png"
+            assert main(["heatmap", "cam-a", "--config", str(config_path), "--out", str(png),
+                         "--redis-prefix", prefix, "--samples", "5"]) == 0
+            assert cv2.imread(str(png)).shape == (432, 768, 3)
 
         # cam-a reports DOWN on the health topic: its zones turn unknown live, never 0.
         health = CameraHealth(camera_id="cam-a", store_id="s1", status=CameraHealth.STATUS_DOWN, reason="test")
