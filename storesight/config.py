@@ -358,6 +358,17 @@ class AggregateSettings(Strict):
     min_visit_dwell_s: float = Field(3.0, ge=0)
     line_debounce_px: float = Field(0.02, ge=0, description="normalised distance a track must pass beyond a line")
     heatmap_grid: tuple[int, int] = (64, 36)
+    # A track unseen this long has left (its visits end); also guards against reused track ids.
+    track_gone_s: float = Field(2.0, gt=0)
+    # A track must be outside a zone this long before its visit ends (jitter on the zone edge).
+    zone_exit_grace_s: float = Field(1.0, ge=0)
+    # Health reports advance event time (so a silent camera's windows close as unknown);
+    # turn off when health report times are not on the capture clock (synthetic replays).
+    health_advances_watermark: bool = True
+    # State + input offsets are checkpointed to Redis this often (and after every closed window).
+    checkpoint_interval_s: float = Field(1.0, gt=0)
+    # Redis hash of recent heatmap grids per camera keeps this many windows.
+    heatmap_windows_kept: int = Field(60, ge=1)
 
 
 class AlertSettings(Strict):
