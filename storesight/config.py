@@ -346,6 +346,12 @@ class DetectSettings(Strict):
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
+    # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
+    track_low_confidence: float = Field(0.1, gt=0, lt=1)
+    # How long a track whose person is hidden keeps its id, waiting to be matched again.
+    track_memory_s: float = Field(2.0, ge=0)
+    # ultralytics backend only: export and run a TensorRT engine (needs TensorRT on the GPU node).
+    tensorrt: bool = False
 
 
 class AggregateSettings(Strict):
