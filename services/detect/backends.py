@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from services.detect.letterbox import letterbox_batch
+from services.detect.letterbox import Letterbox, letterbox_batch
 from services.detect.postprocess import detect_people
 
 log = logging.getLogger(__name__)
@@ -83,20 +83,26 @@ class OnnxBackend:
         self.model_name = model_path.name
         self.providers = self.session.get_providers()
 
-    def detect(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+    def raw(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], list[Letterbox], float]:
+        """Model outputs (4 + classes, anchors) per image, each image's placement, and model seconds."""
         batch, placements = letterbox_batch(images, self.input_size)
         started = time.perf_counter()
         if self.fixed_batch == 1:
             outputs = [self.session.run(None, {self.input_name: batch[i:i + 1]})[0][0] for i in range(len(batch))]
         else:
             outputs = list(self.session.run(None, {self.input_name: batch})[0])
-        spent = time.perf_counter() - started
-        results = []
-        for output, placement in zip(outputs, placements, strict=True):
-            people = detect_people(output, self.confidence, self.iou)
-            people[:, :4] = placement.to_image(people[:, :4])
-            results.append(people)
-        return results, spent
+        return outputs, placements, time.perf_counter() - started
+
+    def detect(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+        outputs, placements, spent = self.raw(images)
+        return [people_in_image(o, p, self.confidence, self.iou) for o, p in zip(outputs, placements, strict=True)], spent
+
+
+def people_in_image(output: np.ndarray, placement: Letterbox, confidence: float, iou: float) -> np.ndarray:
+    """One raw model output -> (N, 5) people in the image's own pixels."""
+    people = detect_people(output, confidence, iou)
+    people[:, :4] = placement.to_image(people[:, :4])
+    return people
 
 
 class UltralyticsBackend:
@@ -122,6 +128,7 @@ class UltralyticsBackend:
             self.yolo = yolo
         else:
             self.yolo = None
+            yolo.fuse()  # conv + batch-norm folded: same outputs, faster
             module = yolo.model.to(self.device).eval()
             self.module = module.half() if self.half else module.float()
         self.input_size = input_size
@@ -142,12 +149,7 @@ class UltralyticsBackend:
         started = time.perf_counter()
         output = self.forward(self.torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
         spent = time.perf_counter() - started
-        results = []
-        for out, placement in zip(output, placements, strict=True):
-            people = detect_people(out, self.confidence, self.iou)
-            people[:, :4] = placement.to_image(people[:, :4])
-            results.append(people)
-        return results, spent
+        return [people_in_image(o, p, self.confidence, self.iou) for o, p in zip(output, placements, strict=True)], spent
 
 
 def cuda_available() -> bool:
