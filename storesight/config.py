@@ -158,6 +158,16 @@ class Camera(Strict):
     start_time: dt.datetime | None = None
     zones: list[Zone] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
+    # Detect: drop detections whose foot point is inside one of these polygons (a poster, a
+    # mannequin, a figure that never moves); find them with `storesight detect-file`.
+    ignore_regions: list[list[NormPoint]] = Field(default_factory=list)
+
+    @field_validator("ignore_regions")
+    @classmethod
+    def _regions_shape(cls, regions: list[list[NormPoint]]) -> list[list[NormPoint]]:
+        if any(len(polygon) < 3 for polygon in regions):
+            raise ValueError("each region needs at least 3 points")
+        return regions
 
     @field_validator("start_time")
     @classmethod
@@ -350,6 +360,8 @@ class DetectSettings(Strict):
     track_low_confidence: float = Field(0.1, gt=0, lt=1)
     # How long a track whose person is hidden keeps its id, waiting to be matched again.
     track_memory_s: float = Field(2.0, ge=0)
+    # Keep reporting a tracked person hidden by others (predicted box, `predicted` flag) this long.
+    track_report_hidden_s: float = Field(0.5, ge=0)
     # ultralytics backend only: export and run a TensorRT engine (needs TensorRT on the GPU node).
     tensorrt: bool = False
 

@@ -9,10 +9,14 @@ import sys
 def _settings(args: argparse.Namespace):
     from storesight.config import DetectSettings, load_config
 
-    settings = load_config(args.config).pipeline.detect if args.config else DetectSettings()
+    config = load_config(args.config) if args.config else None
+    settings = config.pipeline.detect if config else DetectSettings()
     overrides = {k: v for k, v in {"backend": args.backend, "device": args.device, "model_path": args.model,
                                    "max_batch": args.batch}.items() if v is not None}
-    return settings.model_copy(update=overrides) if overrides else settings
+    ignore = []
+    if config is not None and args.camera != "file":
+        ignore = config.camera(args.camera)[1].ignore_regions
+    return (settings.model_copy(update=overrides) if overrides else settings), ignore
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -39,11 +43,12 @@ def _cmd_detect_file(args: argparse.Namespace) -> int:
     setup_logging("detect-file")  # JSON logs on stderr; results on stdout or --out
     log = logging.getLogger("services.detect.cli")
     start = dt.datetime.fromisoformat(args.start_time.replace("Z", "+00:00")) if args.start_time else EPOCH
+    settings, ignore = _settings(args)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     frames = persons = 0
     try:
-        for result in detect_video(args.video, _settings(args), every=args.every, start_time=start,
-                                   camera_id=args.camera):
+        for result in detect_video(args.video, settings, every=args.every, start_time=start,
+                                   camera_id=args.camera, ignore_regions=ignore):
             out.write(result.to_json() + "\n")
             frames += 1
             persons += len(result.persons)
@@ -74,6 +79,7 @@ def register(sub) -> None:
     detect_file.add_argument("--config", help="take pipeline.detect settings from this config file")
     detect_file.add_argument("--every", type=int, default=1, help="process every N-th frame (default 1)")
     detect_file.add_argument("--start-time", help="capture time of frame 0, ISO 8601 (default 1970-01-01T00:00:00Z)")
-    detect_file.add_argument("--camera", default="file", help="camera id for the tracker state")
+    detect_file.add_argument("--camera", default="file",
+                             help="camera id; with --config, that camera's ignore_regions apply")
     _add_model_options(detect_file)
     detect_file.set_defaults(func=_cmd_detect_file)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from services.detect.backends import Backend, load_backend
+from services.detect.regions import Polygon, drop_ignored
 from services.detect.tracker import CameraTrackers, TrackedPerson, TrackerSettings
 from storesight.config import DetectSettings
 
@@ -31,6 +32,7 @@ class PersonResult:
     box: tuple[float, float, float, float]
     confidence: float
     track_id: int  # 0 = not (yet) tracked
+    predicted: bool = False  # hidden this frame; box is the tracker's prediction
 
     @property
     def foot(self) -> tuple[float, float]:
@@ -60,28 +62,31 @@ class FrameResult:
             "model": self.model,
             "inference_ms": round(self.inference_ms, 2),
             "persons": [{"box": [round(v, 5) for v in p.box], "conf": round(p.confidence, 4),
-                         "track_id": p.track_id, "foot": [round(v, 5) for v in p.foot]}
+                         "track_id": p.track_id, "foot": [round(v, 5) for v in p.foot],
+                         "predicted": p.predicted}
                         for p in self.persons],
         }, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, line: str) -> FrameResult:
         d = json.loads(line)
-        persons = [PersonResult(tuple(p["box"]), p["conf"], p["track_id"]) for p in d["persons"]]
+        persons = [PersonResult(tuple(p["box"]), p["conf"], p["track_id"], p["predicted"]) for p in d["persons"]]
         when = dt.datetime.fromisoformat(d["capture_time"].replace("Z", "+00:00"))
         return cls(d["frame"], d["t"], when, d["width"], d["height"], persons, d["inference_ms"], d["model"])
 
 
 def tracker_settings(settings: DetectSettings) -> TrackerSettings:
     return TrackerSettings(high_confidence=settings.confidence, low_confidence=settings.track_low_confidence,
-                           max_lost_s=settings.track_memory_s)
+                           max_lost_s=settings.track_memory_s, report_hidden_s=settings.track_report_hidden_s)
 
 
 class Detector:
     """A backend plus per-camera trackers. Not thread-safe: one caller at a time."""
 
-    def __init__(self, settings: DetectSettings, backend: Backend | None = None):
+    def __init__(self, settings: DetectSettings, backend: Backend | None = None,
+                 ignore_regions: dict[str, list[Polygon]] | None = None):
         self.settings = settings
+        self.ignore_regions = ignore_regions or {}
         # The backend keeps low-confidence candidates: the tracker uses them to hold on to
         # half-hidden people, and drops those that extend no track.
         self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
@@ -100,7 +105,8 @@ class Detector:
         results = []
         for camera, image, now, people in zip(cameras, images, times, boxes, strict=True):
             height, width = image.shape[:2]
-            tracked = self.trackers.update(camera, normalise(people, width, height), now)
+            people = drop_ignored(normalise(people, width, height), self.ignore_regions.get(camera, []))
+            tracked = self.trackers.update(camera, people, now)
             results.append([_person(p) for p in tracked])
         return results, spent
 
@@ -114,7 +120,7 @@ def normalise(people: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _person(p: TrackedPerson) -> PersonResult:
-    return PersonResult(tuple(min(max(v, 0.0), 1.0) for v in p.box), p.confidence, p.track_id)
+    return PersonResult(tuple(min(max(v, 0.0), 1.0) for v in p.box), p.confidence, p.track_id, p.predicted)
 
 
 def read_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, float, np.ndarray]]:
@@ -145,9 +151,10 @@ def read_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, float, 
 
 def detect_video(path: str | Path, settings: DetectSettings, every: int = 1,
                  start_time: dt.datetime = EPOCH, camera_id: str = "file",
-                 detector: Detector | None = None) -> Iterator[FrameResult]:
+                 detector: Detector | None = None,
+                 ignore_regions: list[Polygon] | None = None) -> Iterator[FrameResult]:
     """Run detector + tracker over a video file, batch by batch, yielding one result per processed frame."""
-    detector = detector or Detector(settings)
+    detector = detector or Detector(settings, ignore_regions={camera_id: ignore_regions or []})
     pending: list[tuple[int, float, np.ndarray]] = []
 
     def flush() -> Iterator[FrameResult]:

@@ -129,7 +129,7 @@ def detections_message(frame: Frame, persons: list[PersonResult], model: str, in
                          model=model, inference_ms=inference_ms, frame_width=width, frame_height=height)
     message.capture_time.CopyFrom(frame.capture_time)
     for p in persons:
-        person = message.persons.add(confidence=p.confidence, track_id=p.track_id)
+        person = message.persons.add(confidence=p.confidence, track_id=p.track_id, predicted=p.predicted)
         person.box.x1, person.box.y1, person.box.x2, person.box.y2 = p.box
         person.foot.x, person.foot.y = p.foot
     return message
@@ -146,7 +146,9 @@ def _next_offsets(batch: list[Pending]) -> dict[tuple[str, int], int]:
 def run(config: Config, runner: ServiceRunner, group: str = GROUP) -> None:
     """Run until SIGTERM: finish the batch in hand, commit, close."""
     cameras = {camera.id for _, camera in config.cameras()}
-    loop = DetectLoop(config.pipeline.detect, config.pipeline.kafka, cameras, group=group)
+    ignore = {camera.id: camera.ignore_regions for _, camera in config.cameras() if camera.ignore_regions}
+    detector = Detector(config.pipeline.detect, ignore_regions=ignore)
+    loop = DetectLoop(config.pipeline.detect, config.pipeline.kafka, cameras, group=group, detector=detector)
     runner.add_health_check(lambda: None if time.monotonic() - loop.last_step < 60 else "detect loop stalled")
     runner.set_ready()
     log.info("detect running", extra={"group": group, "max_batch": config.pipeline.detect.max_batch,

@@ -33,6 +33,10 @@ class TrackerSettings:
     # Velocity smoothing (0..1, weight of the newest measurement) and how long to extrapolate.
     velocity_weight: float = 0.5
     max_predict_s: float = 0.5
+    # Keep reporting a hidden person (at the predicted box, flagged) for this long, while the
+    # prediction stays inside the image: people behind others are still there.
+    report_hidden_s: float = 0.5
+    view: tuple[float, float] = (1.0, 1.0)  # width, height of the image in box units
 
 
 @dataclass
@@ -67,6 +71,7 @@ class TrackedPerson:
     box: tuple[float, float, float, float]
     confidence: float
     track_id: int
+    predicted: bool = False  # not detected in this frame: a briefly hidden, tracked person
 
 
 def _greedy_match(similarity: np.ndarray, valid: np.ndarray) -> list[tuple[int, int]]:
@@ -142,7 +147,20 @@ class Tracker:
                 track.missed += 1
         # Unconfirmed tracks that missed a frame were noise: forget them.
         self.tracks = [t for t in self.tracks if t.confirmed or t.missed == 0]
-        return persons
+        return persons + self._hidden(now)
+
+    def _hidden(self, now: float) -> list[TrackedPerson]:
+        """Confirmed tracks missed for at most ``report_hidden_s`` whose predicted centre is in view."""
+        s = self.settings
+        hidden = []
+        for track in self.tracks:
+            if track.missed == 0 or now - track.last_seen > s.report_hidden_s:
+                continue
+            box = track.predict(now, s.max_predict_s)
+            cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+            if 0 <= cx <= s.view[0] and 0 <= cy <= s.view[1]:
+                hidden.append(TrackedPerson(tuple(float(v) for v in box), track.score, track.track_id, True))
+        return hidden
 
     def _match(self, tracks: list[Track], dets: np.ndarray, candidates: np.ndarray, now: float,
                assigned: dict[int, Track], allow_distance: bool) -> list[Track]:

@@ -91,3 +91,20 @@ def test_cameras_are_tracked_apart_and_reset_after_a_gap():
     # Ten seconds without frames from cam-a: the same place is a new track, never an old id.
     later = [trackers.update("cam-a", np.array([box(0.3)]), 10.0 + t / FPS) for t in range(3)][-1]
     assert [p.track_id for p in later] == [2] and trackers.resets == 1
+
+
+def test_hidden_person_is_reported_at_the_prediction_for_a_moment_then_not():
+    tracker = Tracker(TrackerSettings(report_hidden_s=0.5))
+    for t in range(5):
+        tracker.update(np.array([box(0.3 + 0.01 * t)]), t / FPS)
+    reported = [tracker.update(np.zeros((0, 5)), t / FPS) for t in range(5, 12)]
+    assert [len(r) for r in reported] == [1, 1, 1, 1, 1, 0, 0]
+    first = reported[0][0]
+    assert first.predicted and first.track_id == 1 and first.box[0] > 0.30 + 1e-4  # moved on from its last box (x1 0.30)
+
+
+def test_hidden_person_predicted_out_of_the_view_is_not_reported():
+    tracker = Tracker(TrackerSettings(report_hidden_s=0.5))
+    for t in range(5):
+        tracker.update(np.array([box(0.9 + 0.02 * t)]), t / FPS)  # walking out on the right
+    assert tracker.update(np.zeros((0, 5)), 0.6) == []
