@@ -60,12 +60,14 @@ class OnnxBackend:
     name = "onnxruntime"
 
     def __init__(self, model_path: Path, input_size: int, confidence: float, iou: float,
-                 device: str = "cpu", threads: int | None = None):
+                 device: str = "cpu", threads: int | None = None, spin: bool = True):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        if not spin:  # idle threads sleep instead of busy-waiting: kinder to a shared CPU
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
@@ -123,9 +125,8 @@ class UltralyticsBackend:
         if tensorrt:
             engine = yolo.export(format="engine", half=self.half, dynamic=True, batch=max_batch,
                                  imgsz=input_size, device=0)
-            yolo = YOLO(engine)
             self.module = None
-            self.yolo = yolo
+            self.yolo = YOLO(engine, task="detect")
         else:
             self.yolo = None
             yolo.fuse()  # conv + batch-norm folded: same outputs, faster
@@ -137,19 +138,29 @@ class UltralyticsBackend:
 
     def forward(self, batch):
         """Raw output (B, 4 + classes, anchors) of an NCHW float tensor already on the device."""
+        if self.module is None:
+            raise RuntimeError("raw forward is for the PyTorch module; a TensorRT engine runs through detect()")
         with self.torch.inference_mode():
-            if self.module is not None:
-                out = self.module(batch.half() if self.half else batch)
-            else:
-                out = self.yolo.predictor.model(batch) if self.yolo.predictor else self.yolo.model(batch)
+            out = self.module(batch.half() if self.half else batch)
             return out[0] if isinstance(out, (list, tuple)) else out
 
     def detect(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+        if self.module is None:
+            return self._detect_engine(images)
         batch, placements = letterbox_batch(images, self.input_size)
         started = time.perf_counter()
         output = self.forward(self.torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
         spent = time.perf_counter() - started
         return [people_in_image(o, p, self.confidence, self.iou) for o, p in zip(output, placements, strict=True)], spent
+
+    def _detect_engine(self, images: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+        started = time.perf_counter()
+        results = self.yolo.predict(images, imgsz=self.input_size, conf=self.confidence, iou=self.iou,
+                                    half=self.half, agnostic_nms=True, verbose=False)
+        spent = time.perf_counter() - started
+        people = [np.concatenate([r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy()[:, None]], axis=1)
+                  .astype(np.float32) for r in results]
+        return people, spent
 
 
 def cuda_available() -> bool:

@@ -65,7 +65,7 @@ class DetectLoop:
     def step(self, idle_timeout_s: float = 0.1) -> int:
         """Poll once and run a batch if one is due; returns the number of frames published."""
         self.last_step = time.monotonic()
-        wait = min(self.policy.wait_s(time.monotonic()), idle_timeout_s)
+        wait = min(self.policy.wait_s(time.monotonic()), idle_timeout_s) if len(self.policy) else idle_timeout_s
         room = max(1, self.settings.max_batch * 2 - len(self.policy))
         for record in self.consumer.poll(timeout_ms=int(wait * 1000), max_records=room):
             self.policy.add(Pending(record, seconds(record.value.capture_time)), time.monotonic())
