@@ -79,7 +79,7 @@ def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     assert dropped_stale() - stale_before == 3
 
     out = KafkaConsumer(detections_topic.name, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
-                        group_id=f"test-read-{suffix}", consumer_timeout_ms=5000)
+                        consumer_timeout_ms=20000)
     received: dict[int, Detections] = {}
     keys = set()
     for m in out:
