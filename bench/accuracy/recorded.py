@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -24,23 +25,24 @@ CACHE_DIR = Path.home() / ".cache" / "storesight-bench"
 Recording = list[tuple[int, np.ndarray, Letterbox]]  # (frame index, kept output columns, placement)
 
 
-def record(video: Path, backend: OnnxBackend, every: int = 1, batch: int = 8) -> Recording:
-    frames: Recording = []
+def record(frames: Iterable[tuple[int, np.ndarray]], backend: OnnxBackend, batch: int = 8) -> Recording:
+    """Run (index, BGR image) frames through the backend's model; keep each output's candidates."""
+    recording: Recording = []
     pending: list[tuple[int, np.ndarray]] = []
 
     def flush() -> None:
         outputs, placements, _ = backend.raw([image for _, image in pending])
         for (index, _), output, placement in zip(pending, outputs, placements, strict=True):
-            frames.append((index, output[:, output[4:].max(axis=0) >= FLOOR].copy(), placement))
+            recording.append((index, output[:, output[4:].max(axis=0) >= FLOOR].copy(), placement))
         pending.clear()
 
-    for index, _, image in read_frames(video, every):
+    for index, image in frames:
         pending.append((index, image))
         if len(pending) == batch:
             flush()
     if pending:
         flush()
-    return frames
+    return recording
 
 
 def cached_recording(video: Path, every: int = 1, model_path: str | None = None) -> Recording:
@@ -50,7 +52,7 @@ def cached_recording(video: Path, every: int = 1, model_path: str | None = None)
     path = CACHE_DIR / f"{video.stem}-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    frames = record(video, OnnxBackend(model, 640, FLOOR, 0.5), every)
+    frames = record(((i, image) for i, _, image in read_frames(video, every)), OnnxBackend(model, 640, FLOOR, 0.5))
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(frames))
     return frames

@@ -66,3 +66,17 @@ def test_ultralytics_fp16_on_cuda_matches_the_onnx_backend(person_frame):
     assert iou_matrix(g[:, :4], c[:, :4])[0, 0] > 0.9
     batch, _ = gpu.detect([person_frame, np.zeros_like(person_frame)])
     assert [len(b) for b in batch] == [1, 0]
+
+
+def test_recorded_replay_gives_exactly_the_live_backends_boxes(person_frame):
+    """bench/accuracy replays recorded outputs: they must equal what the live backend returns."""
+    from bench.accuracy.recorded import FLOOR, RecordedBackend, record
+
+    model = resolve_model("onnxruntime", None)
+    frames = [person_frame, np.ascontiguousarray(person_frame[:, ::-1])]
+    expected, _ = OnnxBackend(model, 640, 0.05, 0.6).detect(frames)
+    recording = record(enumerate(frames), OnnxBackend(model, 640, FLOOR, 0.5))
+    replayed, _ = RecordedBackend(recording, 0.05, 0.6).detect(frames)
+    assert [len(r) for r in replayed] == [len(e) for e in expected] and len(expected[0]) >= 1
+    for r, e in zip(replayed, expected, strict=True):
+        assert np.allclose(r, e)

@@ -96,3 +96,27 @@ def test_split_stale_drops_frames_older_than_the_max_age():
     frames = [("a", 100.0), ("b", 95.0), ("c", 89.0)]
     fresh, stale = split_stale(frames, lambda f: f[1], now=100.0, max_age_s=10.0)
     assert [f[0] for f in fresh] == ["a", "b"] and [f[0] for f in stale] == ["c"]
+
+
+def test_detections_message_carries_capture_time_and_boxes_never_pixels():
+    import datetime as dt
+
+    from services.detect.pipeline import PersonResult
+    from services.detect.service import detections_message
+    from storesight.contracts import Frame, decode, to_timestamp
+    from storesight.v1 import detections_pb2
+
+    when = dt.datetime(2026, 11, 21, 9, 0, 1, 500000, tzinfo=dt.UTC)
+    frame = Frame(camera_id="cam-1", store_id="s1", seq=42, capture_time=to_timestamp(when),
+                  width=768, height=432, jpeg=b"\xff" * 50_000)
+    persons = [PersonResult((0.1, 0.2, 0.3, 0.9), 0.8, 7), PersonResult((0.5, 0.2, 0.6, 0.8), 0.6, 3, True)]
+    message = detections_message(frame, persons, "best_fp16.onnx", 12.5, 768, 432)
+    data = message.SerializeToString()
+    assert len(data) < 200  # the 50 kB JPEG is not in it
+    back = decode(detections_pb2.Detections, data)
+    assert (back.camera_id, back.store_id, back.frame_seq, back.model) == ("cam-1", "s1", 42, "best_fp16.onnx")
+    assert back.capture_time == frame.capture_time
+    first, second = back.persons
+    assert first.track_id == 7 and not first.predicted and second.predicted
+    assert (first.foot.x, first.foot.y) == pytest.approx((0.2, 0.9))
+    assert (first.box.x1, first.box.y2) == pytest.approx((0.1, 0.9))
