@@ -158,6 +158,16 @@ class Camera(Strict):
     start_time: dt.datetime | None = None
     zones: list[Zone] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
+    # Detect: drop detections whose foot point is inside one of these polygons (a poster, a
+    # mannequin, a figure that never moves); find them with `storesight detect-file`.
+    ignore_regions: list[list[NormPoint]] = Field(default_factory=list)
+
+    @field_validator("ignore_regions")
+    @classmethod
+    def _regions_shape(cls, regions: list[list[NormPoint]]) -> list[list[NormPoint]]:
+        if any(len(polygon) < 3 for polygon in regions):
+            raise ValueError("each region needs at least 3 points")
+        return regions
 
     @field_validator("start_time")
     @classmethod
@@ -341,11 +351,19 @@ class DetectSettings(Strict):
     model_path: str | None = None
     input_size: int = Field(640, ge=160, le=1920, multiple_of=32)
     confidence: float = Field(0.35, gt=0, lt=1)
-    iou: float = Field(0.5, gt=0, lt=1)
+    iou: float = Field(0.6, gt=0, lt=1)
     max_batch: int = Field(8, ge=1, le=256)
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
+    # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
+    track_low_confidence: float = Field(0.05, gt=0, lt=1)
+    # How long a track whose person is hidden keeps its id, waiting to be matched again.
+    track_memory_s: float = Field(2.0, ge=0)
+    # Keep reporting a tracked person hidden by others (predicted box, `predicted` flag) this long.
+    track_report_hidden_s: float = Field(0.5, ge=0)
+    # ultralytics backend only: export and run a TensorRT engine (needs TensorRT on the GPU node).
+    tensorrt: bool = False
 
 
 class AggregateSettings(Strict):
