@@ -158,6 +158,8 @@ class Camera(Strict):
     start_time: dt.datetime | None = None
     zones: list[Zone] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
+    # Opt-in per camera for sentiment/demographics; needs the store's privacy.attributes_enabled too.
+    attributes_enabled: bool = False
 
     @field_validator("start_time")
     @classmethod
@@ -243,6 +245,10 @@ class Privacy(Strict):
 
     attributes_enabled: bool = False
     k_anonymity: int = Field(5, ge=2)
+    # A track has attributes only after this many classified faces (never from one frame).
+    min_observations: int = Field(3, ge=2)
+    # A track unseen this long (capture time) is finished and counted in its last window.
+    track_close_s: float = Field(5.0, gt=0)
 
 
 class Store(Strict):
@@ -346,6 +352,11 @@ class DetectSettings(Strict):
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
+    # Sentiment/demographics cost guard (only where a store and camera opted in).
+    attributes_every_n_frames: int = Field(5, ge=1, description="classify a track's face at most every N frames")
+    attributes_min_face_px: int = Field(20, ge=8, description="skip faces whose shorter side is smaller (pixels)")
+    attributes_face_input: int = Field(160, ge=64, le=640, multiple_of=32)
+    attributes_head_fraction: float = Field(0.4, gt=0, le=1, description="upper part of a person box searched for a face")
 
 
 class AggregateSettings(Strict):
