@@ -343,6 +343,11 @@ class IngestSettings(Strict):
 
 class DetectSettings(Strict):
     backend: Literal["onnxruntime", "ultralytics"] = "onnxruntime"
+    # Sentiment/demographics cost guard (only where a store and camera opted in).
+    attributes_every_n_frames: int = Field(5, ge=1, description="classify a track's face at most every N frames")
+    attributes_min_face_px: int = Field(20, ge=8, description="skip faces whose shorter side is smaller (pixels)")
+    attributes_face_input: int = Field(160, ge=64, le=640, multiple_of=32)
+    attributes_head_fraction: float = Field(0.4, gt=0, le=1, description="upper part of a person box searched for a face")
     device: Literal["cpu", "cuda"] = "cpu"
     model_path: str | None = None
     input_size: int = Field(640, ge=160, le=1920, multiple_of=32)
@@ -352,11 +357,6 @@ class DetectSettings(Strict):
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
-    # Sentiment/demographics cost guard (only where a store and camera opted in).
-    attributes_every_n_frames: int = Field(5, ge=1, description="classify a track's face at most every N frames")
-    attributes_min_face_px: int = Field(20, ge=8, description="skip faces whose shorter side is smaller (pixels)")
-    attributes_face_input: int = Field(160, ge=64, le=640, multiple_of=32)
-    attributes_head_fraction: float = Field(0.4, gt=0, le=1, description="upper part of a person box searched for a face")
 
 
 class AggregateSettings(Strict):
