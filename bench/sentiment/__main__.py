@@ -27,7 +27,8 @@ from storesight.contracts import to_timestamp
 from storesight.v1.detections_pb2 import Box, Detections, Person, Point
 
 REPO = Path(__file__).resolve().parents[2]
-INTEL_CLIP = REPO.parent / "shared" / "data" / "intel-one-by-one" / "one-by-one-person-detection.mp4"
+SHARED_DATA = Path(os.environ.get("STORESIGHT_SHARED_DATA", REPO.parent / "shared" / "data"))
+INTEL_CLIP = SHARED_DATA / "intel-one-by-one" / "one-by-one-person-detection.mp4"
 T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 
 
