@@ -132,6 +132,9 @@ def test_zones_of_a_foot_point():
     zones = [("left", [(0, 0), (0.5, 0), (0.5, 1), (0, 1)]), ("all", [(0, 0), (1, 0), (1, 1), (0, 1)])]
     assert zones_at((0.25, 0.5), zones) == ["left", "all"]
     assert zones_at((0.75, 0.5), zones) == ["all"]
+    assert zones_at((0.75, 1.0), zones) == ["all"]  # feet cut off by the image edge: on the border
+    assert zones_at((0.5, 0.5), zones) == ["left", "all"]
+    assert zones_at((1.2, 0.5), zones) == []
 
 
 def test_attributes_are_off_unless_store_and_camera_opt_in():
