@@ -73,7 +73,8 @@ def run_shoppers(stage, portrait, n_tracks: int) -> list[Detections]:
 def test_k_anonymous_aggregate_on_the_wire(models, portrait, n_tracks, caplog):
     from services.detect.attributes.stage import AttributeStage
 
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="services")
+    caplog.set_level(logging.DEBUG, logger="storesight")
     stage = AttributeStage(config(), models=models)
     messages = run_shoppers(stage, portrait, n_tracks)
     groups = [g for det in messages for g in det.attributes]

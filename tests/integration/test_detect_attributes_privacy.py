@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import generate_latest
 
 from storesight.bus import TypedProducer
@@ -81,9 +81,11 @@ def frames_for(n_shoppers: int, portrait: bytes, black: bytes) -> list[Frame]:
 
 
 def raw_values(bootstrap: str, topic: str, want: int, timeout_s: float = 30) -> list[bytes]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             group_id=f"scan-{uuid.uuid4().hex[:8]}", consumer_timeout_ms=500,
-                             fetch_max_wait_ms=10)
+    """The raw bytes of a one-partition topic, read from the start without a consumer group."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             consumer_timeout_ms=300, fetch_max_wait_ms=10)
+    consumer.assign([TopicPartition(topic, 0)])
+    consumer.seek_to_beginning()
     values, deadline = [], time.monotonic() + timeout_s
     try:
         while len(values) < want and time.monotonic() < deadline:
@@ -99,7 +101,8 @@ def test_only_k_anonymous_groups_reach_the_detections_topic(kafka_settings, brok
 
     from services.detect.attributes.stage import AttributeStage
 
-    caplog.set_level(logging.DEBUG)
+    for name in ("services", "storesight"):  # our own logs, all levels (the Kafka client's are noise)
+        caplog.set_level(logging.DEBUG, logger=name)
     image = cv2.imread(str(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"))
     portrait = cv2.imencode(".jpg", image)[1].tobytes()
     black = cv2.imencode(".jpg", np.zeros_like(image))[1].tobytes()
