@@ -152,14 +152,14 @@ class Camera(Strict):
     max_width: int = Field(768, ge=64, le=4096)
     jpeg_quality: int = Field(80, ge=10, le=100)
     motion_gate: MotionGate = MotionGate()
+    # Opt-in per camera for sentiment/demographics; needs the store's privacy.attributes_enabled too.
+    attributes_enabled: bool = False
     # Files only: replay at the clip's own speed (true) or as fast as possible (false).
     realtime: bool = True
     # Files only: capture time of the first frame, so replays are deterministic.
     start_time: dt.datetime | None = None
     zones: list[Zone] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
-    # Opt-in per camera for sentiment/demographics; needs the store's privacy.attributes_enabled too.
-    attributes_enabled: bool = False
 
     @field_validator("start_time")
     @classmethod
