@@ -122,6 +122,9 @@ class AttributeStage:
                 if person.track_id == 0:
                     continue
                 state.ledger.seen(person.track_id, when, zones_at((person.foot.x, person.foot.y), state.zones))
+                # A hidden person's box is the tracker's guess (Person.predicted, once detect sets it): no face there.
+                if getattr(person, "predicted", False):
+                    continue
                 if state.guard.due(person.track_id, det.frame_seq):
                     crop = self._head_crop(image, person.box)
                     if crop is not None:
