@@ -152,6 +152,8 @@ class Camera(Strict):
     max_width: int = Field(768, ge=64, le=4096)
     jpeg_quality: int = Field(80, ge=10, le=100)
     motion_gate: MotionGate = MotionGate()
+    # Opt-in per camera for sentiment/demographics; needs the store's privacy.attributes_enabled too.
+    attributes_enabled: bool = False
     # Files only: replay at the clip's own speed (true) or as fast as possible (false).
     realtime: bool = True
     # Files only: capture time of the first frame, so replays are deterministic.
@@ -253,6 +255,10 @@ class Privacy(Strict):
 
     attributes_enabled: bool = False
     k_anonymity: int = Field(5, ge=2)
+    # A track has attributes only after this many classified faces (never from one frame).
+    min_observations: int = Field(3, ge=2)
+    # A track unseen this long (capture time) is finished and counted in its last window.
+    track_close_s: float = Field(5.0, gt=0)
 
 
 class Store(Strict):
@@ -347,6 +353,11 @@ class IngestSettings(Strict):
 
 class DetectSettings(Strict):
     backend: Literal["onnxruntime", "ultralytics"] = "onnxruntime"
+    # Sentiment/demographics cost guard (only where a store and camera opted in).
+    attributes_every_n_frames: int = Field(5, ge=1, description="classify a track's face at most every N frames")
+    attributes_min_face_px: int = Field(20, ge=8, description="skip faces whose shorter side is smaller (pixels)")
+    attributes_face_input: int = Field(160, ge=64, le=640, multiple_of=32)
+    attributes_head_fraction: float = Field(0.4, gt=0, le=1, description="upper part of a person box searched for a face")
     device: Literal["cpu", "cuda"] = "cpu"
     model_path: str | None = None
     input_size: int = Field(640, ge=160, le=1920, multiple_of=32)
