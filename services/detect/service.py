@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from prometheus_client import Counter, Histogram
 
+from services.detect.attributes.stage import AttributeStage
 from services.detect.batching import BatchPolicy, split_stale
 from services.detect.pipeline import Detector, PersonResult
 from storesight.bus import Record, TypedConsumer, TypedProducer
@@ -49,8 +50,10 @@ class DetectLoop:
 
     def __init__(self, settings: DetectSettings, kafka: KafkaSettings, cameras: set[str] | None = None,
                  frames_topic: Topic = FRAMES, detections_topic: Topic = DETECTIONS, group: str = GROUP,
-                 detector: Detector | None = None, clock=time.time):
+                 detector: Detector | None = None, clock=time.time, attributes: AttributeStage | None = None):
         self.settings = settings
+        # Opt-in sentiment/demographics: None unless a store and one of its cameras opted in.
+        self.attributes = attributes if attributes is not None and attributes.enabled else None
         self.detector = detector or Detector(settings)
         self.detections_topic = detections_topic
         self.producer = TypedProducer(kafka, "detect")
@@ -99,10 +102,14 @@ class DetectLoop:
         BATCH_SIZE.observe(len(frames))
         INFERENCE_SECONDS.observe(spent)
         per_frame_ms = spent * 1000 / len(frames)
-        for item, image, persons in zip(frames, images, people, strict=True):
+        messages = [detections_message(item.record.value, persons, self.detector.model_name, per_frame_ms,
+                                       image.shape[1], image.shape[0])
+                    for item, image, persons in zip(frames, images, people, strict=True)]
+        if self.attributes is not None:
+            # Appends k-anonymous AttributeAggregate groups to the messages' `attributes`; nothing per person.
+            self.attributes.process(list(zip(images, messages, strict=True)))
+        for item, message in zip(frames, messages, strict=True):
             frame: Frame = item.record.value
-            message = detections_message(frame, persons, self.detector.model_name, per_frame_ms,
-                                         image.shape[1], image.shape[0])
             self.producer.send(self.detections_topic, frame.camera_id, message)
             label = frame.camera_id if self.cameras is None or frame.camera_id in self.cameras else UNKNOWN_CAMERA
             FRAMES_TOTAL.labels(label).inc()
@@ -148,7 +155,8 @@ def run(config: Config, runner: ServiceRunner, group: str = GROUP) -> None:
     cameras = {camera.id for _, camera in config.cameras()}
     ignore = {camera.id: camera.ignore_regions for _, camera in config.cameras() if camera.ignore_regions}
     detector = Detector(config.pipeline.detect, ignore_regions=ignore)
-    loop = DetectLoop(config.pipeline.detect, config.pipeline.kafka, cameras, group=group, detector=detector)
+    loop = DetectLoop(config.pipeline.detect, config.pipeline.kafka, cameras, group=group, detector=detector,
+                      attributes=AttributeStage(config))
     runner.add_health_check(lambda: None if time.monotonic() - loop.last_step < 60 else "detect loop stalled")
     runner.set_ready()
     log.info("detect running", extra={"group": group, "max_batch": config.pipeline.detect.max_batch,
