@@ -23,6 +23,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("ingest", []),
     ("alerts", ["--trials", "100"]),
     ("sentiment", ["--frames", "80"]),
+    ("pipeline", []),
 ]
 
 

@@ -52,6 +52,19 @@ def ensure_redis(url: str = "redis://127.0.0.1:6379/0") -> tuple[str, bool]:
     return url, True
 
 
+def stop_redis(url: str) -> None:
+    """Shut down a Redis this process started (no save: nothing of it is kept)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        client.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass  # the server closes the connection as it exits
+    finally:
+        client.close()
+
+
 def ensure_postgres(url: str = "postgresql://postgres@127.0.0.1:5432/test") -> tuple[str, bool]:
     """Return (url, started), starting Debian's PostgreSQL cluster when none answers."""
     host, port = _loopback(url, 5432)

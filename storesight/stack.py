@@ -23,7 +23,7 @@ import yaml
 
 from storesight.broker import EmbeddedBroker, free_port
 from storesight.config import Config, load_config
-from storesight.localservers import ensure_redis
+from storesight.localservers import ensure_redis, stop_redis
 from storesight.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,10 @@ class ServiceProcess:
         with urllib.request.urlopen(self.url + "/metrics", timeout=5) as reply:
             return reply.read().decode()
 
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels`` (0 when there is none)."""
+        return metric_value(self.metrics(), name, **labels)
+
     def stop(self, timeout_s: float = 20.0) -> int | None:
         """SIGTERM (finish the batch, commit, close), SIGKILL if it does not exit in time."""
         if self.proc.poll() is None:
@@ -91,6 +95,14 @@ class ServiceProcess:
                 self.proc.wait(5)
         self._log.close()
         return self.proc.returncode
+
+
+def metric_value(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples called ``name`` in Prometheus text whose labels include ``labels``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())
 
 
 @dataclass
@@ -133,6 +145,9 @@ class LocalStack:
     broker_port: int | None = None
     ready_timeout_s: float = 60.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # A Redis of this run's own on a free port, shut down by stop(): tests and benchmarks that
+    # scan or time every key must not share one with other runs (keys are per store, not per run).
+    private_redis: bool = False
     broker: EmbeddedBroker | None = None
     peers: Peers | None = None
     redis_url: str = ""
@@ -148,8 +163,9 @@ class LocalStack:
         try:
             self.broker = EmbeddedBroker(port=self.broker_port or free_port()).start()
             ensure_topics(self.broker.bootstrap)
-            self.redis_url, self.redis_started = ensure_redis(
-                os.environ.get("REDIS_URL", base.pipeline.redis_url))
+            redis_url = (f"redis://127.0.0.1:{free_port()}/0" if self.private_redis
+                         else os.environ.get("REDIS_URL", base.pipeline.redis_url))
+            self.redis_url, self.redis_started = ensure_redis(redis_url)
             self.peers = Peers.start()
             ports = {name: free_port() for name in self.services}
             self.config, self.run_config_path = self._write_run_config(base, ports.get("alerts"))
@@ -181,17 +197,24 @@ class LocalStack:
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         return load_config(path), path
 
+    def stop_services(self) -> dict[str, int | None]:
+        """Stop producers first so consumers can finish what they were given; return exit codes.
+
+        The broker, Redis and peers stay up, so what the run left there can still be read."""
+        return {name: self.processes[name].stop() for name in reversed(list(self.processes))}
+
     def stop(self) -> dict[str, int | None]:
-        """Stop producers first so consumers can finish what they were given; return exit codes."""
-        codes = {}
-        for name in reversed(list(self.processes)):
-            codes[name] = self.processes[name].stop()
+        """Stop the services (producers first), then the peers, the broker and a private Redis."""
+        codes = self.stop_services()
         if self.peers is not None:
             self.peers.stop()
             self.peers = None
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+        if self.private_redis and self.redis_started:
+            stop_redis(self.redis_url)
+            self.redis_started = False
         return codes
 
     def __enter__(self) -> LocalStack:
