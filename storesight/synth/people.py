@@ -19,6 +19,7 @@ to disk; they only end up inside the generated video.
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,8 +109,12 @@ def intel_background(directory: Path = INTEL_DIR, samples: int = 40) -> np.ndarr
     return median_background(list(frames.values()))
 
 
-def intel_sprites(directory: Path = INTEL_DIR, poses: tuple[float, ...] = (0.4, 0.55, 0.7)) -> list[Sprite]:
-    """Cut-outs of the six Intel visitors, a few poses each, taken while they stand at the table."""
+@functools.lru_cache(maxsize=2)
+def intel_sprites(directory: Path = INTEL_DIR, poses: tuple[float, ...] = (0.4, 0.55, 0.7)) -> tuple[Sprite, ...]:
+    """Cut-outs of the six Intel visitors, a few poses each, taken while they stand at the table.
+
+    Cached in memory for the process (tests and the demo ask more than once); never on disk.
+    """
     background = intel_background(directory)
     counts = {int(r["frame"]): int(r["persons"]) for r in _read_csv(directory / "frame_counts.csv")}
     wanted: dict[int, str] = {}
@@ -124,8 +129,10 @@ def intel_sprites(directory: Path = INTEL_DIR, poses: tuple[float, ...] = (0.4, 
     for index, frame in sorted(frames.items()):
         mask = person_mask(frame, background)
         if mask is not None:
-            sprites.append(Sprite(cut_out(frame, mask), wanted[index]))
-    return sprites
+            image = cut_out(frame, mask)
+            image.setflags(write=False)  # shared through the cache
+            sprites.append(Sprite(image, wanted[index]))
+    return tuple(sprites)
 
 
 def packaged_photo() -> Path:
@@ -197,7 +204,7 @@ def load_sprites(source: str = "auto") -> tuple[list[Sprite], str]:
     if source == "intel" or (source == "auto" and intel_available()):
         if not intel_available():
             raise OSError(f"the Intel clip and its labels are not in {INTEL_DIR}")
-        sprites = intel_sprites()
+        sprites = list(intel_sprites())
         if sprites:
             return sprites, "intel"
         if source == "intel":
