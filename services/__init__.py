@@ -1,0 +1,1 @@
+"""StoreSight services: one package per service (ingest, detect, aggregate, alerts, archive)."""
