@@ -151,12 +151,29 @@ def empty_scene_background(frames: Sequence[np.ndarray], pixel_delta: int = 25, 
     return median_background(frames)
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+
+def folder_frames(source: str, count: int) -> list[np.ndarray]:
+    """``count`` evenly spaced images (sorted by name) of a ``dir://`` image-folder source."""
+    folder = Path(source[len("dir://"):])
+    names = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    if not names:
+        raise OSError(f"image folder {str(folder)!r} holds no images")
+    picks = sorted(set(np.linspace(0, len(names) - 1, num=max(count, 1)).round().astype(int).tolist()))
+    frames = [cv2.imread(str(names[i])) for i in picks]
+    return [f for f in frames if f is not None]
+
+
 def reference_frame(source: str, samples: int = 40, at_s: float | None = None) -> np.ndarray:
     """A picture of a camera's scene for calibration, without people where possible.
 
-    Files: ``empty_scene_background`` of ``samples`` evenly spaced frames (or, with ``at_s``, the
-    single frame at that second). Streams and devices: the median of the first few frames.
+    Files and ``dir://`` image folders: ``empty_scene_background`` of ``samples`` evenly spaced
+    frames (files: or, with ``at_s``, the single frame at that second). Streams and devices:
+    the median of the first few frames delivered.
     """
+    if source.startswith("dir://"):
+        return empty_scene_background(folder_frames(source, samples))
     if is_stream(source):
         return median_background(grab_stream_frames(source))
     path = source_path(source)

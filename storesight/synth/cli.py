@@ -28,7 +28,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
           f"exits {summary['exits']}; max queue {summary['max_queue_length']} "
           f"(rule > {summary['queue_rule']['threshold']}: {summary['expected_queue_incidents']} incident(s))")
     if result.people_source == "packaged":
-        print("note: ../shared/data is absent, so people are the packaged portrait on drawn bodies (weaker)")
+        why = "../shared/data is absent, so " if args.people == "auto" else ""
+        print(f"note: {why}people are the packaged portrait on drawn bodies (weaker than the Intel people)")
     print(f"ground truth: {result.truth_summary} and {result.truth_frames}")
     print(f"store config: {result.config} (storesight config check {result.config})")
     return 0

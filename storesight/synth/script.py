@@ -40,7 +40,7 @@ SCENARIOS: dict[str, Scenario] = {
     # A rush: the queue grows past the rule's threshold, then drains one by one.
     "queue": Scenario("queue", people=9, arrival_gap_s=(1.6, 2.4), browse_s=(3.0, 5.0), service_s=(5.5, 6.5)),
     # Mixed traffic for the demo: some browse only; a rush in the middle makes the queue alert fire.
-    "demo": Scenario("demo", people=14, arrival_gap_s=(1.2, 2.6), browse_s=(3.0, 8.0), service_s=(5.0, 6.5),
+    "demo": Scenario("demo", people=14, arrival_gap_s=(1.2, 2.6), browse_s=(3.0, 6.0), service_s=(4.8, 6.0),
                      browse_only_every=4),
 }
 
