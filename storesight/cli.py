@@ -17,7 +17,7 @@ from storesight.config import ConfigError, json_schema, load_config
 VERB_MODULES: list[str] = [
     "storesight.demo",
     "storesight.synth.cli",
-    "storesight.preview",
+    "storesight.preview_cli",
 ]
 
 EXIT_CONFIG = 2
