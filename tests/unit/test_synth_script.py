@@ -135,3 +135,17 @@ def test_line_crossing_direction():
     assert line_crossing((0.1, 0.5), (0.4, 0.5), line) is None
     short = ((0.5, 0.0), (0.5, 0.4), (0.9, 0.2))
     assert line_crossing((0.4, 0.5), (0.6, 0.5), short) is None  # passes below the segment
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("seed", range(6))
+def test_invariants_hold_for_any_seed(name, seed):
+    truth = simulate(SCENARIOS[name], seed=seed, sprite_aspects=ASPECTS)
+    assert truth.entries == truth.exits == SCENARIOS[name].people
+    assert max(f.zones["till"] for f in truth.frames) <= 1
+    assert max(truth.queue_lengths()) <= scene.QUEUE_SLOTS
+    buyers = [p for p in truth.people if p.buys]
+    assert all(p.queue_enter_frame is not None for p in buyers)
+    assert sorted(buyers, key=lambda p: p.queue_enter_frame) == sorted(buyers, key=lambda p: p.queue_exit_frame)
+    assert sum(truth.queue_lengths()) == sum(p.queue_frames for p in truth.people)
+    assert all(p.queue_enter_frame is None for p in truth.people if not p.buys)
