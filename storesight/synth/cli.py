@@ -19,8 +19,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from storesight.synth.render import generate
 
     width, height = args.size
-    result = generate(args.out, scenario=args.scenario, seed=args.seed, people_source=args.people,
-                      background=args.background, fps=args.fps, width=width, height=height)
+    try:
+        result = generate(args.out, scenario=args.scenario, seed=args.seed, people_source=args.people,
+                          background=args.background, fps=args.fps, width=width, height=height)
+    except OSError as exc:
+        print(f"synth: {exc}")
+        return 1
     summary = result.truth.summary()
     print(f"wrote {result.video} ({summary['frames']} frames, {summary['duration_s']:.1f} s, "
           f"{width}x{height} at {args.fps:g} fps) in {result.seconds:.1f} s")
