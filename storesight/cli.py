@@ -16,6 +16,8 @@ from storesight.config import ConfigError, json_schema, load_config
 # Modules that add verbs, in the order they appear in --help.
 VERB_MODULES: list[str] = [
     "storesight.demo",
+    "services.ingest.cli",
+    "services.alerts.cli",
     "storesight.synth.cli",
     "storesight.preview_cli",
 ]

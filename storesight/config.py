@@ -370,6 +370,14 @@ class AlertSettings(Strict):
     smtp_port: int = 587
     smtp_starttls: bool = True
     email_from: str = "storesight@localhost"
+    # CA bundle to trust for the SMTP server's STARTTLS certificate (a private CA); None = system CAs.
+    smtp_ca_file: str | None = None
+    # Twilio API base; another URL points the real twilio client at a local emulator or a proxy.
+    twilio_base_url: str = Field("https://api.twilio.com", pattern=r"^https?://")
+    # Timeout of one delivery attempt (Twilio, SMTP, webhook).
+    request_timeout_s: float = Field(10.0, gt=0)
+    # How long a replica's claim on sending one incident transition lasts before another may take over.
+    claim_ttl_s: float = Field(60.0, gt=0)
 
 
 class PipelineSettings(Strict):

@@ -1,0 +1,1 @@
+"""``python -m bench.ingest``: what one camera costs in ingest."""
