@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://", "device://")
+NETWORK_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,14 @@ def is_stream(source: str) -> bool:
 
 def open_capture(source: str) -> cv2.VideoCapture:
     """Open a file, stream or ``device://N``; raise OSError naming the source if it fails."""
-    target: str | int = source_path(source)
-    if isinstance(target, str) and target.startswith("device://"):
-        target = int(target[len("device://"):])
-    capture = cv2.VideoCapture(target)
+    target = source_path(source)
+    if target.startswith("device://"):
+        capture = cv2.VideoCapture(int(target[len("device://"):]))
+    elif is_stream(target):  # a camera that never answers must not hang the caller
+        capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, NETWORK_TIMEOUT_MS])
+    else:
+        capture = cv2.VideoCapture(target)
     if not capture.isOpened():
         raise OSError(f"cannot open video source {source!r}")
     return capture

@@ -182,3 +182,29 @@ def test_detector_on_the_packaged_fallback_is_weaker_but_finds_most(detector, pa
     print(f"packaged fallback: found {found}, missed {missed}, mean IoU {np.mean(ious):.3f}")
     assert found / (found + missed) >= 0.6  # drawn bodies: stated as the weaker source
     assert np.mean(ious) >= 0.5
+
+
+def test_zones_preview_grabs_frames_from_a_live_mjpeg_camera(packaged_clip, tmp_path):
+    import yaml
+
+    from storesight.broker import free_port
+    from tests.support.camera_servers import mjpeg_server
+
+    port = free_port()
+    config = yaml.safe_load((packaged_clip / "store.yaml").read_text())
+    config["stores"][0]["cameras"][0]["source"] = f"http://127.0.0.1:{port}/stream.mjpg"
+    config_path = tmp_path / "live.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    png = tmp_path / "live.png"
+    server = mjpeg_server(port, packaged_clip / "clip.mp4").start()
+    try:
+        assert cli.main(["zones", "preview", "--config", str(config_path), "--camera", "cam-checkout",
+                         "--out", str(png)]) == 0
+    finally:
+        server.kill()
+    drawn = cv2.imread(str(png))
+    assert drawn.shape == (216, 384, 3)  # the test camera serves 384-px-wide frames
+    background = cv2.resize(store_background(768, 432), (384, 216), interpolation=cv2.INTER_AREA).astype(int)
+    # The first frames are the empty store; the till zone is tinted, the bare wall is not.
+    assert np.abs(drawn[int(0.95 * 215), int(0.84 * 383)] - background[int(0.95 * 215), int(0.84 * 383)]).sum() > 40
+    assert np.abs(drawn[int(0.20 * 215), int(0.95 * 383)] - background[int(0.20 * 215), int(0.95 * 383)]).sum() < 30
