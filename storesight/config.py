@@ -85,7 +85,7 @@ class TimeRange(Strict):
 class MotionGate(Strict):
     enabled: bool = False
     # Fraction of changed pixels (0..1) above which a frame counts as motion.
-    threshold: float = Field(0.004, gt=0, lt=1)
+    threshold: float = Field(0.02, gt=0, lt=1)
     # Per-pixel intensity change (0..255) that counts a pixel as changed.
     pixel_delta: int = Field(25, ge=1, le=255)
     # Send a frame at least this often even without motion, so "empty" is known.
