@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("ingest", []),
     ("alerts", ["--trials", "100"]),
+    ("sentiment", ["--frames", "80"]),
 ]
 
 

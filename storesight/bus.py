@@ -106,9 +106,12 @@ class TypedConsumer:
     """
 
     def __init__(self, settings: KafkaSettings, topics: Iterable[Topic], group: str, client_id: str,
-                 dlq_producer: TypedProducer | None = None):
+                 dlq_producer: TypedProducer | None = None, listener=None):
         self._topics = {t.name: t for t in topics}
         self._consumer = KafkaConsumer(*self._topics, **consumer_config(settings, group, client_id))
+        if listener is not None:
+            # A kafka.ConsumerRebalanceListener: a stateful consumer restores state on assignment.
+            self._consumer.subscribe(list(self._topics), listener=listener)
         self._dlq = dlq_producer or TypedProducer(settings, f"{client_id}-dlq")
         self._owns_dlq = dlq_producer is None
         self._group = group
@@ -120,6 +123,7 @@ class TypedConsumer:
         dead = False
         for tp, messages in batches.items():
             topic = self._topics[tp.topic]
+            decoded = 0
             for m in messages:
                 try:
                     value = decode(topic.message_type, m.value)
@@ -127,9 +131,11 @@ class TypedConsumer:
                     self._dead_letter(topic, m, str(exc))
                     dead = True
                     continue
-                CONSUMED.labels(topic.name).inc()
+                decoded += 1
                 records.append(Record(tp.topic, tp.partition, m.offset,
                                       (m.key or b"").decode("utf-8", "replace"), value, m.timestamp))
+            if decoded:
+                CONSUMED.labels(topic.name).inc(decoded)  # once per batch: cheap at high rates
         if dead:
             # The DLQ copy must be durable before the offset that skips the original is committed.
             self._dlq.flush()
@@ -157,6 +163,10 @@ class TypedConsumer:
     def commit_offsets(self, offsets: dict[tuple[str, int], int]) -> None:
         """Commit explicit next-offsets per (topic, partition)."""
         self._consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "", -1) for (t, p), o in offsets.items()})
+
+    def seek(self, topic: str, partition: int, offset: int) -> None:
+        """Read an assigned partition from ``offset`` next (e.g. a checkpoint's position)."""
+        self._consumer.seek(TopicPartition(topic, partition), offset)
 
     def assignment(self) -> set:
         return self._consumer.assignment()

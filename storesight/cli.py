@@ -17,6 +17,8 @@ from storesight.config import ConfigError, json_schema, load_config
 VERB_MODULES: list[str] = [
     "storesight.demo",
     "services.ingest.cli",
+    "services.detect.cli",
+    "services.aggregate.cli",
     "services.alerts.cli",
     "storesight.synth.cli",
     "storesight.preview_cli",

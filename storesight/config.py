@@ -152,12 +152,24 @@ class Camera(Strict):
     max_width: int = Field(768, ge=64, le=4096)
     jpeg_quality: int = Field(80, ge=10, le=100)
     motion_gate: MotionGate = MotionGate()
+    # Opt-in per camera for sentiment/demographics; needs the store's privacy.attributes_enabled too.
+    attributes_enabled: bool = False
     # Files only: replay at the clip's own speed (true) or as fast as possible (false).
     realtime: bool = True
     # Files only: capture time of the first frame, so replays are deterministic.
     start_time: dt.datetime | None = None
     zones: list[Zone] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
+    # Detect: drop detections whose foot point is inside one of these polygons (a poster, a
+    # mannequin, a figure that never moves); find them with `storesight detect-file`.
+    ignore_regions: list[list[NormPoint]] = Field(default_factory=list)
+
+    @field_validator("ignore_regions")
+    @classmethod
+    def _regions_shape(cls, regions: list[list[NormPoint]]) -> list[list[NormPoint]]:
+        if any(len(polygon) < 3 for polygon in regions):
+            raise ValueError("each region needs at least 3 points")
+        return regions
 
     @field_validator("start_time")
     @classmethod
@@ -243,6 +255,10 @@ class Privacy(Strict):
 
     attributes_enabled: bool = False
     k_anonymity: int = Field(5, ge=2)
+    # A track has attributes only after this many classified faces (never from one frame).
+    min_observations: int = Field(3, ge=2)
+    # A track unseen this long (capture time) is finished and counted in its last window.
+    track_close_s: float = Field(5.0, gt=0)
 
 
 class Store(Strict):
@@ -337,15 +353,28 @@ class IngestSettings(Strict):
 
 class DetectSettings(Strict):
     backend: Literal["onnxruntime", "ultralytics"] = "onnxruntime"
+    # Sentiment/demographics cost guard (only where a store and camera opted in).
+    attributes_every_n_frames: int = Field(5, ge=1, description="classify a track's face at most every N frames")
+    attributes_min_face_px: int = Field(20, ge=8, description="skip faces whose shorter side is smaller (pixels)")
+    attributes_face_input: int = Field(160, ge=64, le=640, multiple_of=32)
+    attributes_head_fraction: float = Field(0.4, gt=0, le=1, description="upper part of a person box searched for a face")
     device: Literal["cpu", "cuda"] = "cpu"
     model_path: str | None = None
     input_size: int = Field(640, ge=160, le=1920, multiple_of=32)
     confidence: float = Field(0.35, gt=0, lt=1)
-    iou: float = Field(0.5, gt=0, lt=1)
+    iou: float = Field(0.6, gt=0, lt=1)
     max_batch: int = Field(8, ge=1, le=256)
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
+    # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
+    track_low_confidence: float = Field(0.05, gt=0, lt=1)
+    # How long a track whose person is hidden keeps its id, waiting to be matched again.
+    track_memory_s: float = Field(2.0, ge=0)
+    # Keep reporting a tracked person hidden by others (predicted box, `predicted` flag) this long.
+    track_report_hidden_s: float = Field(0.5, ge=0)
+    # ultralytics backend only: export and run a TensorRT engine (needs TensorRT on the GPU node).
+    tensorrt: bool = False
 
 
 class AggregateSettings(Strict):
@@ -358,6 +387,17 @@ class AggregateSettings(Strict):
     min_visit_dwell_s: float = Field(3.0, ge=0)
     line_debounce_px: float = Field(0.02, ge=0, description="normalised distance a track must pass beyond a line")
     heatmap_grid: tuple[int, int] = (64, 36)
+    # A track unseen this long has left (its visits end); also guards against reused track ids.
+    track_gone_s: float = Field(2.0, gt=0)
+    # A track must be outside a zone this long before its visit ends (jitter on the zone edge).
+    zone_exit_grace_s: float = Field(1.0, ge=0)
+    # Health reports advance event time (so a silent camera's windows close as unknown);
+    # turn off when health report times are not on the capture clock (synthetic replays).
+    health_advances_watermark: bool = True
+    # State + input offsets are checkpointed to Redis this often (and after every closed window).
+    checkpoint_interval_s: float = Field(1.0, gt=0)
+    # Redis hash of recent heatmap grids per camera keeps this many windows.
+    heatmap_windows_kept: int = Field(60, ge=1)
 
 
 class AlertSettings(Strict):

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1estoresight/v1/detections.proto\x12\rstoresight.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x03\x42ox\x12\n\n\x02x1\x18\x01 \x01(\x02\x12\n\n\x02y1\x18\x02 \x01(\x02\x12\n\n\x02x2\x18\x03 \x01(\x02\x12\n\n\x02y2\x18\x04 \x01(\x02\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\"s\n\x06Person\x12\x1f\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x12.storesight.v1.Box\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x10\n\x08track_id\x18\x03 \x01(\x04\x12\"\n\x04\x66oot\x18\x04 \x01(\x0b\x32\x14.storesight.v1.Point\"\x83\x04\n\x12\x41ttributeAggregate\x12\x0f\n\x07zone_id\x18\x01 \x01(\t\x12\x30\n\x0cwindow_start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x64istinct_tracks\x18\x04 \x01(\r\x12G\n\x0b\x65xpressions\x18\x05 \x03(\x0b\x32\x32.storesight.v1.AttributeAggregate.ExpressionsEntry\x12\x42\n\tage_bands\x18\x06 \x03(\x0b\x32/.storesight.v1.AttributeAggregate.AgeBandsEntry\x12?\n\x07genders\x18\x07 \x03(\x0b\x32..storesight.v1.AttributeAggregate.GendersEntry\x1a\x32\n\x10\x45xpressionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a/\n\rAgeBandsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a.\n\x0cGendersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\xa5\x02\n\nDetections\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x10\n\x08store_id\x18\x02 \x01(\t\x12\x11\n\tframe_seq\x18\x03 \x01(\x04\x12\x30\n\x0c\x63\x61pture_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x07persons\x18\x05 \x03(\x0b\x32\x15.storesight.v1.Person\x12\r\n\x05model\x18\x06 \x01(\t\x12\x14\n\x0cinference_ms\x18\x07 \x01(\x02\x12\x13\n\x0b\x66rame_width\x18\x08 \x01(\r\x12\x14\n\x0c\x66rame_height\x18\t \x01(\r\x12\x35\n\nattributes\x18\n \x03(\x0b\x32!.storesight.v1.AttributeAggregateb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1estoresight/v1/detections.proto\x12\rstoresight.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"5\n\x03\x42ox\x12\n\n\x02x1\x18\x01 \x01(\x02\x12\n\n\x02y1\x18\x02 \x01(\x02\x12\n\n\x02x2\x18\x03 \x01(\x02\x12\n\n\x02y2\x18\x04 \x01(\x02\"\x1d\n\x05Point\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\"\x86\x01\n\x06Person\x12\x1f\n\x03\x62ox\x18\x01 \x01(\x0b\x32\x12.storesight.v1.Box\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x10\n\x08track_id\x18\x03 \x01(\x04\x12\"\n\x04\x66oot\x18\x04 \x01(\x0b\x32\x14.storesight.v1.Point\x12\x11\n\tpredicted\x18\x05 \x01(\x08\"\x83\x04\n\x12\x41ttributeAggregate\x12\x0f\n\x07zone_id\x18\x01 \x01(\t\x12\x30\n\x0cwindow_start\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nwindow_end\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x64istinct_tracks\x18\x04 \x01(\r\x12G\n\x0b\x65xpressions\x18\x05 \x03(\x0b\x32\x32.storesight.v1.AttributeAggregate.ExpressionsEntry\x12\x42\n\tage_bands\x18\x06 \x03(\x0b\x32/.storesight.v1.AttributeAggregate.AgeBandsEntry\x12?\n\x07genders\x18\x07 \x03(\x0b\x32..storesight.v1.AttributeAggregate.GendersEntry\x1a\x32\n\x10\x45xpressionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a/\n\rAgeBandsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a.\n\x0cGendersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\xa5\x02\n\nDetections\x12\x11\n\tcamera_id\x18\x01 \x01(\t\x12\x10\n\x08store_id\x18\x02 \x01(\t\x12\x11\n\tframe_seq\x18\x03 \x01(\x04\x12\x30\n\x0c\x63\x61pture_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x07persons\x18\x05 \x03(\x0b\x32\x15.storesight.v1.Person\x12\r\n\x05model\x18\x06 \x01(\t\x12\x14\n\x0cinference_ms\x18\x07 \x01(\x02\x12\x13\n\x0b\x66rame_width\x18\x08 \x01(\r\x12\x14\n\x0c\x66rame_height\x18\t \x01(\r\x12\x35\n\nattributes\x18\n \x03(\x0b\x32!.storesight.v1.AttributeAggregateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,16 +42,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BOX']._serialized_end=135
   _globals['_POINT']._serialized_start=137
   _globals['_POINT']._serialized_end=166
-  _globals['_PERSON']._serialized_start=168
-  _globals['_PERSON']._serialized_end=283
-  _globals['_ATTRIBUTEAGGREGATE']._serialized_start=286
-  _globals['_ATTRIBUTEAGGREGATE']._serialized_end=801
-  _globals['_ATTRIBUTEAGGREGATE_EXPRESSIONSENTRY']._serialized_start=654
-  _globals['_ATTRIBUTEAGGREGATE_EXPRESSIONSENTRY']._serialized_end=704
-  _globals['_ATTRIBUTEAGGREGATE_AGEBANDSENTRY']._serialized_start=706
-  _globals['_ATTRIBUTEAGGREGATE_AGEBANDSENTRY']._serialized_end=753
-  _globals['_ATTRIBUTEAGGREGATE_GENDERSENTRY']._serialized_start=755
-  _globals['_ATTRIBUTEAGGREGATE_GENDERSENTRY']._serialized_end=801
-  _globals['_DETECTIONS']._serialized_start=804
-  _globals['_DETECTIONS']._serialized_end=1097
+  _globals['_PERSON']._serialized_start=169
+  _globals['_PERSON']._serialized_end=303
+  _globals['_ATTRIBUTEAGGREGATE']._serialized_start=306
+  _globals['_ATTRIBUTEAGGREGATE']._serialized_end=821
+  _globals['_ATTRIBUTEAGGREGATE_EXPRESSIONSENTRY']._serialized_start=674
+  _globals['_ATTRIBUTEAGGREGATE_EXPRESSIONSENTRY']._serialized_end=724
+  _globals['_ATTRIBUTEAGGREGATE_AGEBANDSENTRY']._serialized_start=726
+  _globals['_ATTRIBUTEAGGREGATE_AGEBANDSENTRY']._serialized_end=773
+  _globals['_ATTRIBUTEAGGREGATE_GENDERSENTRY']._serialized_start=775
+  _globals['_ATTRIBUTEAGGREGATE_GENDERSENTRY']._serialized_end=821
+  _globals['_DETECTIONS']._serialized_start=824
+  _globals['_DETECTIONS']._serialized_end=1117
 # @@protoc_insertion_point(module_scope)

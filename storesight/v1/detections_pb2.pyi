@@ -30,16 +30,18 @@ class Point(_message.Message):
     def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ...) -> None: ...
 
 class Person(_message.Message):
-    __slots__ = ("box", "confidence", "track_id", "foot")
+    __slots__ = ("box", "confidence", "track_id", "foot", "predicted")
     BOX_FIELD_NUMBER: _ClassVar[int]
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     TRACK_ID_FIELD_NUMBER: _ClassVar[int]
     FOOT_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_FIELD_NUMBER: _ClassVar[int]
     box: Box
     confidence: float
     track_id: int
     foot: Point
-    def __init__(self, box: _Optional[_Union[Box, _Mapping]] = ..., confidence: _Optional[float] = ..., track_id: _Optional[int] = ..., foot: _Optional[_Union[Point, _Mapping]] = ...) -> None: ...
+    predicted: bool
+    def __init__(self, box: _Optional[_Union[Box, _Mapping]] = ..., confidence: _Optional[float] = ..., track_id: _Optional[int] = ..., foot: _Optional[_Union[Point, _Mapping]] = ..., predicted: _Optional[bool] = ...) -> None: ...
 
 class AttributeAggregate(_message.Message):
     __slots__ = ("zone_id", "window_start", "window_end", "distinct_tracks", "expressions", "age_bands", "genders")

@@ -1,0 +1,101 @@
+"""``storesight aggregate`` (the service) and ``storesight heatmap CAMERA`` (a PNG)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _cmd_aggregate(args: argparse.Namespace) -> int:
+    from services.aggregate.service import run
+    from storesight.config import ConfigError, load_config
+    from storesight.service import start_service
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    runner = start_service("aggregate", port=args.port)
+    try:
+        run(config, runner, group=args.group, redis_prefix=args.redis_prefix)
+    finally:
+        runner.close()
+    return 0
+
+
+def _heatmap_counts(args, config, camera_id: str):
+    import json
+
+    import numpy as np
+
+    grid = config.pipeline.aggregate.heatmap_grid
+    if args.detections:
+        from services.aggregate.detections_file import read_frames
+        from services.aggregate.heatmap import accumulate
+
+        feet = [tuple(p) for f in read_frames(args.detections, camera_id) if f.camera_id == camera_id
+                for p in f.feet]
+        return accumulate(feet, grid)
+    import redis
+
+    from services.aggregate.service import redis_url_from_env
+
+    client = redis.Redis.from_url(redis_url_from_env(config))
+    stored = client.hgetall(f"{args.redis_prefix}heatmap:{camera_id}")
+    client.close()
+    windows = sorted(stored.items(), key=lambda kv: int(kv[0]))
+    if args.window != "all":
+        windows = windows[-1:] if args.window == "latest" else [w for w in windows if w[0].decode() == args.window]
+    if not windows:
+        return None
+    return sum(np.asarray(json.loads(v)["counts"], dtype=np.int64) for _, v in windows)
+
+
+def _cmd_heatmap(args: argparse.Namespace) -> int:
+    import cv2
+
+    from services.aggregate.heatmap import median_background, render
+    from storesight.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+        _, camera = config.camera(args.camera)
+    except (ConfigError, KeyError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    counts = _heatmap_counts(args, config, camera.id)
+    if counts is None:
+        print(f"no heatmap windows stored for camera {camera.id!r} (is the aggregate service running?)",
+              file=sys.stderr)
+        return 1
+    source = camera.source.removeprefix("file://")
+    try:
+        background = median_background(source, samples=args.samples)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if not cv2.imwrite(args.out, render(background, counts)):
+        print(f"cannot write {args.out}", file=sys.stderr)
+        return 1
+    print(f"{args.out}: {int(counts.sum())} foot points over a median of {args.samples} frames")
+    return 0
+
+
+def register(sub) -> None:
+    agg = sub.add_parser("aggregate", help="run the aggregate service (zones, windows, live state)")
+    agg.add_argument("--config", required=True)
+    agg.add_argument("--group", default="storesight-aggregate", help="consumer group (and checkpoint name)")
+    agg.add_argument("--redis-prefix", default="storesight:", help="prefix of every Redis key written")
+    agg.add_argument("--port", type=int, default=None, help="HTTP port (default 8083 or STORESIGHT_HTTP_PORT)")
+    agg.set_defaults(func=_cmd_aggregate)
+
+    heat = sub.add_parser("heatmap", help="render a camera's foot-point heatmap over a people-free background")
+    heat.add_argument("camera")
+    heat.add_argument("--config", required=True)
+    heat.add_argument("--out", required=True, help="PNG file to write")
+    heat.add_argument("--window", default="all", help="'all' stored windows, 'latest', or a window start (epoch s)")
+    heat.add_argument("--detections", help="count foot points from a detections JSONL file instead of Redis")
+    heat.add_argument("--samples", type=int, default=31, help="frames in the median background")
+    heat.add_argument("--redis-prefix", default="storesight:")
+    heat.set_defaults(func=_cmd_heatmap)

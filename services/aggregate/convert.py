@@ -1,0 +1,47 @@
+"""Protobuf messages <-> the core's plain records (the only module that knows both)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.aggregate.core import FrameRecord, HealthRecord, LiveZone, WindowStats
+from storesight.contracts import CameraHealth, Detections, ZoneStats, seconds
+
+_STATUS = {"OK": ZoneStats.STATUS_OK, "PARTIAL": ZoneStats.STATUS_PARTIAL, "UNKNOWN": ZoneStats.STATUS_UNKNOWN}
+_OPTIONAL = ("occupancy_avg", "occupancy_min", "occupancy_max", "entries", "exits", "unique_tracks",
+             "dwell_p50_s", "dwell_p90_s", "dwell_max_s", "queue_length", "wait_estimate_s",
+             "wait_measured_s", "throughput_per_min")
+
+
+def frame_from_proto(msg: Detections) -> FrameRecord:
+    persons = msg.persons
+    return FrameRecord(msg.camera_id, seconds(msg.capture_time), [p.track_id for p in persons],
+                       [(p.foot.x, p.foot.y) for p in persons], msg.frame_seq)
+
+
+def health_from_proto(msg: CameraHealth) -> HealthRecord:
+    return HealthRecord(msg.camera_id, seconds(msg.report_time), msg.status == CameraHealth.STATUS_UP)
+
+
+def zone_stats_to_proto(stats: WindowStats) -> ZoneStats:
+    msg = ZoneStats(store_id=stats.store_id, zone_id=stats.zone_id, zone_kind=stats.zone_kind,
+                    live=stats.live, status=_STATUS[stats.status], coverage=stats.coverage,
+                    late_records=stats.late_records)
+    msg.window_start.FromNanoseconds(int(round(stats.window_start * 1e9)))
+    msg.window_end.FromNanoseconds(int(round(stats.window_end * 1e9)))
+    for name in _OPTIONAL:
+        value = getattr(stats, name)
+        if value is not None:  # absent means unknown: never write a 0 for "no data"
+            setattr(msg, name, value)
+    return msg
+
+
+def iso(t: float | None) -> str | None:
+    return None if t is None else dt.datetime.fromtimestamp(t, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def live_to_json(zone: LiveZone, now: float) -> dict:
+    """The Redis live value of one zone (JSON object); nulls are unknowns."""
+    return {"zone_kind": zone.zone_kind, "status": zone.status, "occupancy": zone.occupancy,
+            "queue_length": zone.queue_length, "wait_estimate_s": zone.wait_estimate_s,
+            "capture_time": iso(zone.capture_s), "updated_at": iso(now)}

@@ -1,0 +1,87 @@
+"""Zone membership and line sides, vectorised over many points and many shapes at once.
+
+Everything is in normalised image coordinates (0..1). One numpy call answers "which of
+these N foot points lies in which of these Z polygons", so a whole batch of frames of a
+camera costs a handful of array operations instead of a Python loop per person and zone.
+
+>>> import numpy as np
+>>> zones = PolygonSet([[(0, 0), (1, 0), (1, 1), (0, 1)]])
+>>> zones.contains(np.array([[0.5, 0.5], [2.0, 0.5]])).tolist()
+[[True], [False]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+Point = tuple[float, float]
+
+
+class PolygonSet:
+    """Several polygons whose edges are stacked into flat arrays for one even-odd test."""
+
+    def __init__(self, polygons: Sequence[Sequence[Point]]):
+        self.count = len(polygons)
+        starts, ends, owner = [], [], []
+        for index, polygon in enumerate(polygons):
+            pts = np.asarray(polygon, dtype=np.float64)
+            starts.append(pts)
+            ends.append(np.roll(pts, -1, axis=0))
+            owner.extend([index] * len(pts))
+        if polygons:
+            start, end = np.concatenate(starts), np.concatenate(ends)
+        else:
+            start = end = np.zeros((0, 2))
+        self._x0, self._y0 = start[:, 0], start[:, 1]
+        self._x1, self._y1 = end[:, 0], end[:, 1]
+        self._dx = self._x1 - self._x0
+        # Horizontal edges never straddle a horizontal ray, so their dy is never used: avoid 0.
+        dy = self._y1 - self._y0
+        self._dy = np.where(dy == 0, 1.0, dy)
+        sizes = np.bincount(np.asarray(owner, dtype=np.intp), minlength=self.count)
+        self._first_edge = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """Boolean (N, Z): point n lies inside polygon z (even-odd rule; edges half-open)."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if self.count == 0 or len(points) == 0:
+            return np.zeros((len(points), self.count), dtype=bool)
+        px, py = points[:, :1], points[:, 1:2]
+        straddles = (self._y0 > py) != (self._y1 > py)
+        x_cross = self._x0 + (py - self._y0) * self._dx / self._dy
+        crossings = straddles & (px < x_cross)
+        parity = np.add.reduceat(crossings.astype(np.int8), self._first_edge, axis=1)
+        return (parity & 1).astype(bool)
+
+
+class LineSet:
+    """Counting lines: signed distance of points to each line, positive on the inside."""
+
+    def __init__(self, lines: Sequence[tuple[Point, Point, Point]]):
+        """``lines``: (a, b, in_point) per line."""
+        self.count = len(lines)
+        arr = np.asarray([(a, b) for a, b, _ in lines], dtype=np.float64).reshape(-1, 2, 2)
+        self._a = arr[:, 0]
+        direction = arr[:, 1] - arr[:, 0]
+        self._length = np.hypot(direction[:, 0], direction[:, 1])
+        self._unit = direction / np.where(self._length == 0, 1, self._length)[:, None]
+        inside = np.asarray([p for _, _, p in lines], dtype=np.float64).reshape(-1, 2)
+        # Orient each normal so that the in_point has a positive distance.
+        normal = np.stack([-self._unit[:, 1], self._unit[:, 0]], axis=1)
+        sign = np.sign(((inside - self._a) * normal).sum(axis=1))
+        self._normal = normal * np.where(sign == 0, 1, sign)[:, None]
+
+    def signed_distance(self, points: np.ndarray) -> np.ndarray:
+        """(N, L) distance of each point to each line (normalised units), > 0 on the inside."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        rel = points[:, None, :] - self._a[None, :, :]
+        return (rel * self._normal[None]).sum(axis=2)
+
+    def within_segment(self, points: np.ndarray) -> np.ndarray:
+        """(N, L) whether each point projects onto the segment between a and b."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        rel = points[:, None, :] - self._a[None, :, :]
+        along = (rel * self._unit[None]).sum(axis=2)
+        return (along >= 0) & (along <= self._length[None])

@@ -1,0 +1,61 @@
+"""Heatmaps: foot-point grids (counted by the core per window) drawn over a people-free background.
+
+The background is the per-pixel median of frames sampled across the camera's file source:
+anyone walking through is in few of the samples, so the median shows the empty scene. It is
+built in memory when a heatmap is drawn and never stored; the PNG holds no frame with people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def accumulate(feet: Iterable[tuple[float, float]], grid: tuple[int, int]) -> np.ndarray:
+    """Count normalised foot points into a (grid_y, grid_x) array."""
+    gx, gy = grid
+    counts = np.zeros((gy, gx), dtype=np.int64)
+    pts = np.asarray(list(feet), dtype=np.float64).reshape(-1, 2)
+    if len(pts):
+        ix = np.clip((pts[:, 0] * gx).astype(np.intp), 0, gx - 1)
+        iy = np.clip((pts[:, 1] * gy).astype(np.intp), 0, gy - 1)
+        np.add.at(counts, (iy, ix), 1)
+    return counts
+
+
+def median_background(source: str, samples: int = 31) -> np.ndarray:
+    """Median of ``samples`` frames spread over a video file (BGR uint8)."""
+    import cv2
+
+    cap = cv2.VideoCapture(source)
+    if not cap.isOpened():
+        raise ValueError(f"cannot open {source!r}: the background needs the camera's file source")
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or samples
+    frames = []
+    for index in np.linspace(0, max(total - 1, 0), num=min(samples, max(total, 1))).astype(int):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, int(index))
+        ok, frame = cap.read()
+        if ok:
+            frames.append(frame)
+    cap.release()
+    if not frames:
+        raise ValueError(f"no frames could be read from {source!r}")
+    return np.median(np.stack(frames), axis=0).astype(np.uint8)
+
+
+def render(background: np.ndarray, counts: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """Blend a colour-mapped, smoothed grid over the background; empty cells stay clear."""
+    import cv2
+
+    h, w = background.shape[:2]
+    heat = counts.astype(np.float32)
+    if heat.max() > 0:
+        heat = heat / heat.max()
+    heat = cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR)
+    heat = cv2.GaussianBlur(heat, (0, 0), sigmaX=max(w, h) / 100)
+    if heat.max() > 0:
+        heat = heat / heat.max()
+    colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    weight = (alpha * np.clip(heat * 3, 0, 1))[..., None]
+    return (background * (1 - weight) + colour * weight).astype(np.uint8)

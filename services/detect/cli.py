@@ -1,0 +1,85 @@
+"""CLI verbs: ``storesight detect --config FILE`` (the service) and ``storesight detect-file VIDEO``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _settings(args: argparse.Namespace):
+    from storesight.config import DetectSettings, load_config
+
+    config = load_config(args.config) if args.config else None
+    settings = config.pipeline.detect if config else DetectSettings()
+    overrides = {k: v for k, v in {"backend": args.backend, "device": args.device, "model_path": args.model,
+                                   "max_batch": args.batch}.items() if v is not None}
+    ignore = []
+    if config is not None and args.camera != "file":
+        ignore = config.camera(args.camera)[1].ignore_regions
+    return (settings.model_copy(update=overrides) if overrides else settings), ignore
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from services.detect.service import GROUP, run
+    from storesight.config import load_config
+    from storesight.service import start_service
+
+    config = load_config(args.config)
+    runner = start_service("detect")
+    try:
+        run(config, runner, group=args.group or GROUP)
+    finally:
+        runner.close()
+    return 0
+
+
+def _cmd_detect_file(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import logging
+
+    from services.detect.pipeline import EPOCH, detect_video
+    from storesight.logs import setup_logging
+
+    setup_logging("detect-file")  # JSON logs on stderr; results on stdout or --out
+    log = logging.getLogger("services.detect.cli")
+    start = dt.datetime.fromisoformat(args.start_time.replace("Z", "+00:00")) if args.start_time else EPOCH
+    settings, ignore = _settings(args)
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    frames = persons = 0
+    try:
+        for result in detect_video(args.video, settings, every=args.every, start_time=start,
+                                   camera_id=args.camera, ignore_regions=ignore):
+            out.write(result.to_json() + "\n")
+            frames += 1
+            persons += len(result.persons)
+    finally:
+        if args.out:
+            out.close()
+    log.info("detect-file done", extra={"frames": frames, "persons": persons, "out": args.out or "-"})
+    return 0
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=["onnxruntime", "ultralytics"], help="override detect.backend")
+    parser.add_argument("--device", choices=["cpu", "cuda"], help="override detect.device")
+    parser.add_argument("--model", help="override detect.model_path")
+    parser.add_argument("--batch", type=int, help="override detect.max_batch")
+
+
+def register(sub) -> None:
+    detect = sub.add_parser("detect", help="run the detect service (frames in, detections out)")
+    detect.add_argument("--config", required=True)
+    detect.add_argument("--group", help=f"consumer group (default {'storesight-detect'})")
+    detect.set_defaults(func=_cmd_detect)
+
+    detect_file = sub.add_parser("detect-file", help="detect and track people in a video file, without Kafka; "
+                                 "writes JSON lines (one per frame, see services/detect/README.md)")
+    detect_file.add_argument("video")
+    detect_file.add_argument("--out", help="output file (default: stdout)")
+    detect_file.add_argument("--config", help="take pipeline.detect settings from this config file")
+    detect_file.add_argument("--every", type=int, default=1, help="process every N-th frame (default 1)")
+    detect_file.add_argument("--start-time", help="capture time of frame 0, ISO 8601 (default 1970-01-01T00:00:00Z)")
+    detect_file.add_argument("--camera", default="file",
+                             help="camera id; with --config, that camera's ignore_regions apply")
+    _add_model_options(detect_file)
+    detect_file.set_defaults(func=_cmd_detect_file)

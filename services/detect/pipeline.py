@@ -1,0 +1,174 @@
+"""Detector + tracker as a library: the same code behind the Kafka service and ``detect-file``.
+
+``Detector.process`` takes a batch of images from any cameras and returns, per image, the
+tracked people in normalised coordinates. ``detect_video`` runs a video file through it and
+yields one ``FrameResult`` per processed frame; ``FrameResult.to_json`` is the stable
+JSON-lines format of ``storesight detect-file`` (documented in services/detect/README.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from services.detect.backends import Backend, load_backend
+from services.detect.regions import Polygon, drop_ignored
+from services.detect.tracker import CameraTrackers, TrackedPerson, TrackerSettings
+from storesight.config import DetectSettings
+
+FORMAT_VERSION = 1
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class PersonResult:
+    """One person in one frame; coordinates normalised to 0..1 (origin top-left)."""
+
+    box: tuple[float, float, float, float]
+    confidence: float
+    track_id: int  # 0 = not (yet) tracked
+    predicted: bool = False  # hidden this frame; box is the tracker's prediction
+
+    @property
+    def foot(self) -> tuple[float, float]:
+        """Where the person stands: bottom centre of the box."""
+        return ((self.box[0] + self.box[2]) / 2, self.box[3])
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    frame: int
+    t: float  # seconds since the start of the clip (files) or capture time (service)
+    capture_time: dt.datetime
+    width: int
+    height: int
+    persons: list[PersonResult]
+    inference_ms: float
+    model: str
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "v": FORMAT_VERSION,
+            "frame": self.frame,
+            "t": round(self.t, 4),
+            "capture_time": self.capture_time.isoformat().replace("+00:00", "Z"),
+            "width": self.width,
+            "height": self.height,
+            "model": self.model,
+            "inference_ms": round(self.inference_ms, 2),
+            "persons": [{"box": [round(v, 5) for v in p.box], "conf": round(p.confidence, 4),
+                         "track_id": p.track_id, "foot": [round(v, 5) for v in p.foot],
+                         "predicted": p.predicted}
+                        for p in self.persons],
+        }, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> FrameResult:
+        d = json.loads(line)
+        persons = [PersonResult(tuple(p["box"]), p["conf"], p["track_id"], p["predicted"]) for p in d["persons"]]
+        when = dt.datetime.fromisoformat(d["capture_time"].replace("Z", "+00:00"))
+        return cls(d["frame"], d["t"], when, d["width"], d["height"], persons, d["inference_ms"], d["model"])
+
+
+def tracker_settings(settings: DetectSettings) -> TrackerSettings:
+    return TrackerSettings(high_confidence=settings.confidence, low_confidence=settings.track_low_confidence,
+                           max_lost_s=settings.track_memory_s, report_hidden_s=settings.track_report_hidden_s)
+
+
+class Detector:
+    """A backend plus per-camera trackers. Not thread-safe: one caller at a time."""
+
+    def __init__(self, settings: DetectSettings, backend: Backend | None = None,
+                 ignore_regions: dict[str, list[Polygon]] | None = None):
+        self.settings = settings
+        self.ignore_regions = ignore_regions or {}
+        # The backend keeps low-confidence candidates: the tracker uses them to hold on to
+        # half-hidden people, and drops those that extend no track.
+        self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
+                                               settings.input_size, settings.track_low_confidence,
+                                               settings.iou, settings.max_batch, settings.tensorrt)
+        self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
+
+    @property
+    def model_name(self) -> str:
+        return self.backend.model_name
+
+    def process(self, cameras: list[str], images: list[np.ndarray],
+                times: list[float]) -> tuple[list[list[PersonResult]], float]:
+        """Detect and track; ``times`` are capture times in seconds. Returns per-image people and seconds."""
+        boxes, spent = self.backend.detect(images)
+        results = []
+        for camera, image, now, people in zip(cameras, images, times, boxes, strict=True):
+            height, width = image.shape[:2]
+            people = drop_ignored(normalise(people, width, height), self.ignore_regions.get(camera, []))
+            tracked = self.trackers.update(camera, people, now)
+            results.append([_person(p) for p in tracked])
+        return results, spent
+
+
+def normalise(people: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pixel xyxy+score rows -> the same rows with coordinates divided by the image size."""
+    out = people.astype(np.float32, copy=True)
+    out[:, [0, 2]] /= width
+    out[:, [1, 3]] /= height
+    return out
+
+
+def _person(p: TrackedPerson) -> PersonResult:
+    return PersonResult(tuple(min(max(v, 0.0), 1.0) for v in p.box), p.confidence, p.track_id, p.predicted)
+
+
+def read_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(index, seconds from start, BGR image) for every ``every``-th frame, decoded until the end.
+
+    Timestamps come from the frame index and the file's frame rate (header frame counts of
+    some formats are wrong, so the file is read until it ends).
+    """
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise FileNotFoundError(f"cannot open video {path}")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+    fps = fps if 0 < fps < 1000 else 25.0
+    index = 0
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            if index % every == 0:
+                yield index, index / fps, image
+            index += 1
+    finally:
+        capture.release()
+
+
+def detect_video(path: str | Path, settings: DetectSettings, every: int = 1,
+                 start_time: dt.datetime = EPOCH, camera_id: str = "file",
+                 detector: Detector | None = None,
+                 ignore_regions: list[Polygon] | None = None) -> Iterator[FrameResult]:
+    """Run detector + tracker over a video file, batch by batch, yielding one result per processed frame."""
+    detector = detector or Detector(settings, ignore_regions={camera_id: ignore_regions or []})
+    pending: list[tuple[int, float, np.ndarray]] = []
+
+    def flush() -> Iterator[FrameResult]:
+        images = [p[2] for p in pending]
+        people, spent = detector.process([camera_id] * len(pending), images, [p[1] for p in pending])
+        per_frame_ms = spent * 1000 / len(pending)
+        for (index, t, image), persons in zip(pending, people, strict=True):
+            yield FrameResult(index, t, start_time + dt.timedelta(seconds=t), image.shape[1], image.shape[0],
+                              persons, per_frame_ms, detector.model_name)
+        pending.clear()
+
+    for item in read_frames(path, every):
+        pending.append(item)
+        if len(pending) >= settings.max_batch:
+            yield from flush()
+    if pending:
+        yield from flush()

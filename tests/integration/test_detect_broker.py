@@ -1,0 +1,178 @@
+"""Detect service through the real embedded broker: Intel clip frames in, detections out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections import Counter
+
+import cv2
+import pytest
+from kafka import KafkaConsumer
+from prometheus_client import REGISTRY
+
+from bench.accuracy.groundtruth import intel_visits
+from services.detect.pipeline import read_frames
+from services.detect.service import DetectLoop
+from storesight.bus import TypedProducer
+from storesight.config import DetectSettings
+from storesight.contracts import Detections, Frame, from_timestamp, to_timestamp
+from storesight.topics import Topic, ensure_topics
+from tests.support import servers
+
+pytestmark = pytest.mark.slow
+
+EVERY = 6  # 1.7 frames/s of the 10 fps clip keeps the test short; the tracker copes
+FIRST_FRAME, LAST_FRAME = 36, 470  # the first two visits (61-197, 228-449) and the empty frames around them
+
+
+def frame_message(camera: str, seq: int, when: dt.datetime, image) -> Frame:
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    return Frame(camera_id=camera, store_id="test-store", seq=seq, capture_time=to_timestamp(when),
+                 width=image.shape[1], height=image.shape[0], jpeg=jpeg.tobytes())
+
+
+def dropped_stale() -> float:
+    return REGISTRY.get_sample_value("storesight_detect_frames_dropped_total", {"reason": "stale"}) or 0.0
+
+
+def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
+    suffix = uuid.uuid4().hex[:8]
+    frames_topic = Topic(f"test-detect-frames-{suffix}", Frame, partitions=2, retention_ms=60_000,
+                         max_message_bytes=16 * 1024 * 1024)
+    detections_topic = Topic(f"test-detect-detections-{suffix}", Detections, partitions=2, retention_ms=60_000)
+    ensure_topics(broker.bootstrap, (frames_topic, detections_topic))
+
+    camera = "intel-cam"
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    producer = TypedProducer(kafka_settings, "test-ingest")
+    # Backpressure: frames captured an hour ago are dropped and counted, never detected.
+    stale_before = dropped_stale()
+    for seq in range(3):
+        image = next(read_frames(intel_clip))[2]
+        producer.send(frames_topic, camera, frame_message(camera, seq, start - dt.timedelta(hours=1), image))
+    sent: dict[int, dt.datetime] = {}
+    for index, t, image in read_frames(intel_clip, every=EVERY):
+        if index > LAST_FRAME:
+            break
+        if index < FIRST_FRAME:
+            continue
+        when = start + dt.timedelta(seconds=t)
+        producer.send(frames_topic, camera, frame_message(camera, 100 + index, when, image))
+        sent[100 + index] = when
+    producer.flush()
+    producer.close()
+
+    settings = DetectSettings(max_batch=4, max_wait_ms=20, max_frame_age_s=600)
+    loop = DetectLoop(settings, kafka_settings, {camera}, frames_topic=frames_topic,
+                      detections_topic=detections_topic, group=f"test-detect-{suffix}")
+    deadline = time.monotonic() + 240  # ~15 s on an idle 2-core machine
+    try:
+        while loop.published < len(sent) and time.monotonic() < deadline:
+            loop.step()
+    finally:
+        loop.close()
+    assert loop.published == len(sent)
+    assert loop.dropped == 3
+    assert dropped_stale() - stale_before == 3
+
+    out = KafkaConsumer(detections_topic.name, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+                        consumer_timeout_ms=20000)
+    received: dict[int, Detections] = {}
+    keys = set()
+    for m in out:
+        message = Detections.FromString(m.value)
+        received[message.frame_seq] = message
+        keys.add(m.key)
+        if len(received) == len(sent):
+            break
+    out.close()
+
+    assert set(received) == set(sent)  # one Detections per fresh frame, none for stale ones
+    assert keys == {camera.encode()}
+    for seq, message in received.items():
+        assert from_timestamp(message.capture_time) == sent[seq]  # capture time carried through
+        assert message.model == "best_fp16.onnx" and message.inference_ms > 0
+        assert (message.frame_width, message.frame_height) == (768, 432)
+        assert message.ByteSize() < 1024  # boxes and ids only, never pixels
+        for p in message.persons:
+            assert 0 <= p.box.x1 < p.box.x2 <= 1 and 0 <= p.box.y1 < p.box.y2 <= 1
+            assert p.foot.y == pytest.approx(p.box.y2) and p.foot.x == pytest.approx((p.box.x1 + p.box.x2) / 2)
+
+    # Track ids are stable within each visit, and the two visitors get different ids.
+    visit_ids = []
+    for visit in intel_visits(servers.INTEL_DIR)[:2]:
+        inside = [received[100 + i] for i in range(visit.first_frame + 10, visit.last_frame - 10)
+                  if 100 + i in received]
+        ids = Counter(p.track_id for m in inside for p in m.persons)
+        assert sum(len(m.persons) == 1 for m in inside) >= 0.95 * len(inside)
+        assert len(ids) == 1 and 0 not in ids, ids
+        visit_ids.append(next(iter(ids)))
+    assert visit_ids[0] != visit_ids[1]
+    # Empty frames before the first visit hold nobody.
+    assert all(not received[100 + i].persons for i in range(FIRST_FRAME, 55, EVERY))
+
+
+def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, intel_clip):
+    """The real service process: reads frames, publishes, and on SIGTERM finishes, commits and exits 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from kafka import KafkaAdminClient
+
+    from storesight.broker import free_port
+    from storesight.config import KafkaSettings
+    from storesight.topics import DETECTIONS, FRAMES
+
+    ensure_topics(fresh_broker.bootstrap, (FRAMES, DETECTIONS))
+    config = tmp_path / "detect.yaml"
+    config.write_text(
+        "region: test\n"
+        f"pipeline:\n  kafka:\n    bootstrap: '{fresh_broker.bootstrap}'\n"
+        "  detect:\n    max_batch: 2\n    max_frame_age_s: 600\n"
+        "stores:\n- id: s1\n  timezone: UTC\n  cameras:\n  - id: cam-1\n    source: x.mp4\n")
+    producer = TypedProducer(KafkaSettings(bootstrap=fresh_broker.bootstrap), "test-ingest")
+    now = dt.datetime.now(dt.UTC)
+    frames = [image for _, _, image in read_frames(intel_clip, every=100)][:3]
+    for seq, image in enumerate(frames):
+        producer.send(FRAMES, "cam-1", frame_message("cam-1", seq, now + dt.timedelta(seconds=seq), image))
+    producer.flush()
+    producer.close()
+
+    port = free_port()
+    env = {**os.environ, "STORESIGHT_HTTP_PORT": str(port), "PYTHONPATH": str(servers.REPO)}
+    env.pop("KAFKA_BOOTSTRAP", None)
+    proc = subprocess.Popen([sys.executable, "-m", "services.detect", "--config", str(config)],
+                            cwd=servers.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out = KafkaConsumer(DETECTIONS.name, bootstrap_servers=fresh_broker.bootstrap,
+                            auto_offset_reset="earliest", consumer_timeout_ms=60000)
+        got = []
+        for m in out:
+            got.append(Detections.FromString(m.value))
+            if len(got) == len(frames):
+                break
+        out.close()
+        assert sorted(d.frame_seq for d in got) == [0, 1, 2]
+        assert servers.wait_port("127.0.0.1", port, 5)
+        import urllib.request
+
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        assert 'storesight_detect_frames_total{camera="cam-1"} 3.0' in metrics
+        assert "storesight_detect_inference_seconds_count" in metrics
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log_text = proc.stdout.read().decode()
+    assert "best_fp16.onnx" in log_text  # the log names the model used
+    admin = KafkaAdminClient(bootstrap_servers=fresh_broker.bootstrap)
+    committed = admin.list_group_offsets("storesight-detect")["storesight-detect"]
+    admin.close()
+    assert sum(o.offset for tp, o in committed.items() if tp.topic == FRAMES.name) == 3
