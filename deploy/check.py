@@ -337,6 +337,35 @@ def substitute_variables(expr: str, store: str = "store") -> str:
     return expr.replace("$store", store).replace("${store}", store)
 
 
+_COMPARISON = re.compile(r"==|!=|>=|<=|>|<")
+
+
+def as_bool_comparisons(expr: str) -> str:
+    """``a > 5`` -> ``a > bool 5``: the rule's signal, every series kept with 0/1 for the comparison.
+
+    Used to check that an alert expression has data even while it is not firing. Label
+    matchers (inside braces) and strings are left alone.
+    """
+    out: list[str] = []
+    depth, quote, i = 0, "", 0
+    while i < len(expr):
+        char = expr[i]
+        if quote:
+            quote = "" if char == quote and expr[i - 1] != "\\" else quote
+        elif char in "\"'`":
+            quote = char
+        elif char in "{}":
+            depth += 1 if char == "{" else -1
+        elif depth == 0 and (match := _COMPARISON.match(expr, i)):
+            already = expr[match.end():].lstrip().startswith("bool")
+            out.append(match.group() + ("" if already else " bool"))
+            i = match.end()
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def dashboard_queries(dashboard_dir: Path) -> list[tuple[str, str]]:
     """(where, expression) for every panel target and query variable of every dashboard."""
     found = []

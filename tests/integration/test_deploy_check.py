@@ -115,3 +115,10 @@ def test_grafana_variables_become_plain_promql():
     expr = 'sum by (zone) (rate(storesight_zone_entries_total{store="$store"}[$__rate_interval]))'
     assert check.substitute_variables(expr, "lisbon") == \
         'sum by (zone) (rate(storesight_zone_entries_total{store="lisbon"}[1m]))'
+
+
+def test_alert_expressions_become_their_bool_signal():
+    assert check.as_bool_comparisons('up{job="storesight"} == 0') == 'up{job="storesight"} == bool 0'
+    assert check.as_bool_comparisons('sum(rate(x{status!="sent", a=~"b>c"}[5m])) > 0 and y <= 2') == \
+        'sum(rate(x{status!="sent", a=~"b>c"}[5m])) > bool 0 and y <= bool 2'
+    assert check.as_bool_comparisons("a > bool 1") == "a > bool 1"
