@@ -196,6 +196,8 @@ def policy_problems(docs: list[dict]) -> list[str]:
                     problems.append(f"{cname}: must set allowPrivilegeEscalation: false")
         if service and not spec.get("securityContext", {}).get("runAsNonRoot"):
             problems.append(f"{where}: pods must set runAsNonRoot")
+        if service:
+            problems += _scrape_problems(where, doc["spec"]["template"]["metadata"], spec)
     missing = set(SERVICES) - services_seen
     if missing:
         problems.append(f"services missing from the render: {sorted(missing)}")
@@ -205,6 +207,18 @@ def policy_problems(docs: list[dict]) -> list[str]:
         for service in sorted(services_seen):
             if f"storesight-{service}" not in covered:
                 problems.append(f"storesight-{service}: no {kind} selects it")
+    return problems
+
+
+def _scrape_problems(where: str, pod_metadata: dict, spec: dict) -> list[str]:
+    """deploy/prometheus/prometheus.yml finds pods by these labels and annotations."""
+    labels, annotations = pod_metadata.get("labels", {}), pod_metadata.get("annotations", {})
+    problems = []
+    if labels.get("app.kubernetes.io/part-of") != "storesight":
+        problems.append(f"{where}: pods lack label app.kubernetes.io/part-of=storesight (Prometheus keeps only those)")
+    ports = {p["containerPort"] for c in spec.get("containers", []) for p in c.get("ports", [])}
+    if annotations.get("prometheus.io/scrape") != "true" or int(annotations.get("prometheus.io/port", 0)) not in ports:
+        problems.append(f"{where}: pods need prometheus.io/scrape=true and prometheus.io/port = the metrics port")
     return problems
 
 

@@ -55,6 +55,8 @@ K8S_MISTAKES = [
                  "not an IANA time zone", id="bad-region-config"),
     pytest.param("components/keda/scaledobject.yaml", "lagThreshold", "lagTreshold", "['lagTreshold']",
                  id="crd-typo"),
+    pytest.param("base/kustomization.yaml", "    includeTemplates: true\n", "",
+                 "pods lack label app.kubernetes.io/part-of=storesight", id="unscrapable-pods"),
     pytest.param("base/kustomization.yaml", "  - archive.yaml\n", "  - archive.yml\n", "kustomize failed",
                  id="broken-kustomization"),
 ]

@@ -13,6 +13,11 @@ What runs, all real and on loopback:
 The store's rule mails the manager (SMTP, succeeds) and calls a webhook on a closed port
 (fails), so both ``status`` values of the delivery counter and the alerts DLQ get series.
 
+For counters of rare events (drops, reconnects, late records, line crossings, DLQ) to have a
+series before the first event, the services create their label sets at start-up from what
+they know (cameras, stores, lines, drop reasons, channel x status "sent"/"failed"), at 0:
+"nothing happened yet" is then 0 on the dashboards, not "no data".
+
 A missing service package fails the test (it does not skip): deployment is only right when
 every service it deploys exports what the dashboards read.
 """
