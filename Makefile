@@ -41,7 +41,7 @@ proto-check: proto
 	else echo "buf breaking: $$against has no contracts to compare with"; fi
 
 lint:
-	.venv/bin/ruff check storesight services tests bench
+	.venv/bin/ruff check storesight services tests bench deploy
 
 test: proto-check lint
 	$(PY) -m pytest -ra -q
@@ -55,6 +55,7 @@ demo:
 bench:
 	$(PY) -m bench
 
+# Kubernetes renders + strict schemas, promtool config/rules/unit tests, dashboard queries (see deploy/check.py).
 deploy-check:
 	$(PY) -m deploy.check
 
