@@ -20,6 +20,8 @@ VERB_MODULES: list[str] = [
     "services.detect.cli",
     "services.aggregate.cli",
     "services.alerts.cli",
+    "storesight.synth.cli",
+    "storesight.preview_cli",
 ]
 
 EXIT_CONFIG = 2
