@@ -120,7 +120,11 @@ def normalise(people: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def _person(p: TrackedPerson) -> PersonResult:
-    return PersonResult(tuple(min(max(v, 0.0), 1.0) for v in p.box), p.confidence, p.track_id, p.predicted)
+    """Clipped to the image and ordered (x1 <= x2, y1 <= y2), as the Detections contract requires:
+    a hidden person's predicted box can come out inverted when its sides' velocities differ."""
+    x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in p.box)
+    box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
+    return PersonResult(box, p.confidence, p.track_id, p.predicted)
 
 
 def read_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, float, np.ndarray]]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from storesight.stack import LocalStack
+from storesight.stack import metric_value as m
 from storesight.topics import BY_NAME, DETECTIONS, FRAMES, ZONE_STATS
 
 FRAMES_DONE_POLL_S = 1.0
@@ -21,27 +22,28 @@ def _counts(stack: LocalStack, cameras: Iterable[str]) -> dict[str, float]:
     ingest, detect = stack.processes["ingest"], stack.processes["detect"]
     aggregate, alerts = stack.processes["aggregate"], stack.processes["alerts"]
     ingest_text, detect_text = ingest.metrics(), detect.metrics()
-    from storesight.stack import metric_value as m
-
     agg_text, alerts_text = aggregate.metrics(), alerts.metrics()
     return {
         "published": m(ingest_text, "storesight_ingest_frames_published_total"),
         "cameras_up": sum(m(ingest_text, "storesight_ingest_camera_up", camera=c) for c in cameras),
         "detect_in": m(detect_text, "storesight_consumed_messages_total", topic=FRAMES.name),
+        "detect_dlq": m(detect_text, "storesight_dlq_messages_total", topic=FRAMES.name),
         "detect_dropped": m(detect_text, "storesight_detect_frames_dropped_total"),
         "detect_out": m(detect_text, "storesight_produced_messages_total", topic=DETECTIONS.name),
         "aggregate_in": m(agg_text, "storesight_consumed_messages_total", topic=DETECTIONS.name),
+        "aggregate_dlq": m(agg_text, "storesight_dlq_messages_total", topic=DETECTIONS.name),
         "aggregate_out": m(agg_text, "storesight_produced_messages_total", topic=ZONE_STATS.name),
         "alerts_in": m(alerts_text, "storesight_consumed_messages_total", topic=ZONE_STATS.name),
+        "alerts_dlq": m(alerts_text, "storesight_dlq_messages_total", topic=ZONE_STATS.name),
     }
 
 
 def _drained(c: dict[str, float]) -> bool:
     return (c["published"] > 0 and c["cameras_up"] == 0  # every file ended ("end of file" = down)
-            and c["detect_in"] == c["published"]
+            and c["detect_in"] + c["detect_dlq"] == c["published"]
             and c["detect_out"] + c["detect_dropped"] == c["detect_in"]
-            and c["aggregate_in"] == c["detect_out"]
-            and c["alerts_in"] == c["aggregate_out"])
+            and c["aggregate_in"] + c["aggregate_dlq"] == c["detect_out"]
+            and c["alerts_in"] + c["alerts_dlq"] == c["aggregate_out"])
 
 
 def wait_until_drained(stack: LocalStack, cameras: Iterable[str], timeout_s: float,

@@ -149,6 +149,8 @@ def test_every_service_ran_to_the_end_and_stopped_cleanly(run):
     assert run["codes"] == {"ingest": 0, "detect": 0, "aggregate": 0, "alerts": 0}
     counts = run["counts"]
     assert counts["detect_dropped"] == 0 and counts["detect_out"] == counts["published"]
+    # Every message met its contract: nothing went to a dead-letter topic.
+    assert counts["detect_dlq"] == counts["aggregate_dlq"] == counts["alerts_dlq"] == 0
     # 5 fps over 139 s is 697 frames; the motion gate skips most empty ones but no person frame.
     assert 400 <= counts["published"] <= 697
     assert run["config"].store(STORE).rules[0].for_s == 8

@@ -127,7 +127,8 @@ def ideal_incidents(windows: dict[int, float], rule) -> list[tuple[int, int | No
 
 def test_the_run_finished_cleanly(run):
     assert run["codes"] == {"ingest": 0, "detect": 0, "aggregate": 0, "alerts": 0}
-    assert run["counts"]["detect_dropped"] == 0
+    counts = run["counts"]
+    assert counts["detect_dropped"] == counts["detect_dlq"] == counts["aggregate_dlq"] == counts["alerts_dlq"] == 0
     assert run["truth"]["max_queue_length"] == 6 and run["truth"]["expected_queue_incidents"] == 1
 
 

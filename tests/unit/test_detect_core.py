@@ -120,3 +120,23 @@ def test_detections_message_carries_capture_time_and_boxes_never_pixels():
     assert first.track_id == 7 and not first.predicted and second.predicted
     assert (first.foot.x, first.foot.y) == pytest.approx((0.2, 0.9))
     assert (first.box.x1, first.box.y2) == pytest.approx((0.1, 0.9))
+
+
+def test_a_predicted_box_that_comes_out_inverted_is_published_ordered_and_in_the_image():
+    # Seen on the Intel clip (frame 452): a person leaving at the bottom right, hidden for a frame;
+    # the tracker's prediction had y1 past the bottom edge and y1 > y2. The Detections contract
+    # (storesight.contracts) rejects such a box, and aggregate sent the whole frame to the DLQ.
+    import datetime as dt
+
+    from services.detect.pipeline import _person
+    from services.detect.service import detections_message
+    from services.detect.tracker import TrackedPerson
+    from storesight.contracts import Detections, Frame, decode, to_timestamp
+
+    person = _person(TrackedPerson((0.90085, 1.04, 1.03, 0.83299), 0.53, 3, predicted=True))
+    x1, y1, x2, y2 = person.box
+    assert 0 <= x1 <= x2 <= 1 and 0 <= y1 <= y2 <= 1
+    assert person.box == pytest.approx((0.90085, 0.83299, 1.0, 1.0))
+    frame = Frame(camera_id="cam", store_id="s", seq=1, capture_time=to_timestamp(dt.datetime.now(dt.UTC)))
+    message = detections_message(frame, [person], "m", 1.0, 768, 432)
+    assert decode(Detections, message.SerializeToString()).persons[0].predicted
