@@ -114,6 +114,8 @@ SELECT store_id,
        sum(visitors)                                                             AS visitors,
        sum(transactions)                                                         AS transactions,
        sum(revenue)                                                              AS revenue,
+       -- Transactions of hours whose visitors are known: the numerator of the conversion rate.
+       coalesce(sum(transactions) FILTER (WHERE visitors IS NOT NULL), 0)        AS transactions_converted,
        (sum(transactions) FILTER (WHERE visitors IS NOT NULL))::double precision
            / nullif(sum(visitors), 0)                                            AS conversion_rate,
        avg(wait_measured_avg_s)                                                  AS wait_measured_avg_s,
@@ -165,14 +167,12 @@ LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH cur AS (
         SELECT store_id, region, sum(visitors) AS visitors, sum(transactions) AS transactions,
-               (sum(transactions) FILTER (WHERE visitors IS NOT NULL))::double precision
-                   / nullif(sum(visitors), 0) AS conversion_rate
+               sum(transactions_converted)::double precision / nullif(sum(visitors), 0) AS conversion_rate
         FROM store_daily WHERE local_date >= p_from AND local_date < p_to
         GROUP BY store_id, region
     ), prev AS (
         SELECT store_id, region, sum(visitors) AS visitors, sum(transactions) AS transactions,
-               (sum(transactions) FILTER (WHERE visitors IS NOT NULL))::double precision
-                   / nullif(sum(visitors), 0) AS conversion_rate
+               sum(transactions_converted)::double precision / nullif(sum(visitors), 0) AS conversion_rate
         FROM store_daily WHERE local_date >= p_prev_from AND local_date < p_prev_to
         GROUP BY store_id, region
     )
@@ -192,8 +192,7 @@ LANGUAGE sql STABLE
 BEGIN ATOMIC
     WITH totals AS (
         SELECT store_id, sum(visitors) AS visitors, sum(transactions) AS transactions,
-               (sum(transactions) FILTER (WHERE visitors IS NOT NULL))::double precision
-                   / nullif(sum(visitors), 0) AS conversion_rate,
+               sum(transactions_converted)::double precision / nullif(sum(visitors), 0) AS conversion_rate,
                avg(wait_measured_avg_s) AS wait_measured_avg_s
         FROM store_daily
         WHERE region = p_region AND local_date >= p_from AND local_date < p_to
