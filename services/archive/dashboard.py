@@ -46,7 +46,7 @@ PANELS: list[tuple[str, str, str, str, str, str, tuple[int, int, int, int]]] = [
      "ORDER BY local_date",
      "table", "Store-local days.", (0, 16, 12, 9)),
     ("Weekday x hour: mean visitors (staffing)", "table", "none",
-     f"SELECT hour_of_day, "
+     "SELECT hour_of_day, "
      + ", ".join(f"round(avg(visitors_avg) FILTER (WHERE weekday = {d})::numeric, 1) AS {name}"
                  for d, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), start=1))
      + f" FROM {S}store_weekday_hour({LOCAL_FROM}, {LOCAL_TO}) WHERE store_id = '$store' "
