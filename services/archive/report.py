@@ -10,6 +10,7 @@ import datetime as dt
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import dict_row
@@ -59,6 +60,18 @@ def _nan(value) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _with_gaps(times: list[dt.datetime], values: list[float]) -> tuple[list, list]:
+    """Insert a NaN between points more than an hour apart, so a line never bridges missing hours."""
+    xs, ys = [], []
+    for i, (when, value) in enumerate(zip(times, values, strict=True)):
+        if i and when - times[i - 1] > dt.timedelta(hours=1):
+            xs.append(times[i - 1] + dt.timedelta(hours=1))
+            ys.append(float("nan"))
+        xs.append(when)
+        ys.append(value)
+    return xs, ys
+
+
 def _charts(data: ReportData, out: Path) -> dict[str, str]:
     """Write the PNG charts; return title -> file name."""
     import matplotlib
@@ -75,11 +88,17 @@ def _charts(data: ReportData, out: Path) -> dict[str, str]:
         plt.close(fig)
         charts[title] = name
 
+    from matplotlib.dates import DateFormatter
+
+    local_time = DateFormatter("%Y-%m-%d %H:%M %Z", tz=ZoneInfo(data.store["timezone"]))
+
     fig, ax = plt.subplots(figsize=(10, 3.5))
-    hours = [r["local_hour"] for r in data.hourly]
-    ax.plot(hours, [_nan(r["visitors"]) for r in data.hourly], marker=".", linewidth=1)
+    # Bars at the true instants: a DST fall-back day shows both 01:00 hours, unknown hours show nothing.
+    ax.bar([r["hour_start"] for r in data.hourly], [_nan(r["visitors"]) for r in data.hourly],
+           width=1 / 24, align="edge")
     ax.set_ylabel("visitors per hour")
-    ax.set_title("Visits by hour (store-local time; gaps = unknown)")
+    ax.set_title("Visits by hour (store-local time; no bar = unknown)")
+    ax.xaxis.set_major_formatter(local_time)
     fig.autofmt_xdate()
     save(fig, "visits_by_hour.png", "Visits by hour")
 
@@ -98,14 +117,16 @@ def _charts(data: ReportData, out: Path) -> dict[str, str]:
     fig, ax = plt.subplots(figsize=(10, 3.5))
     for zone in sorted({r["zone_id"] for r in data.queues}):
         rows = [r for r in data.queues if r["zone_id"] == zone]
-        ax.plot([r["local_hour"] for r in rows], [_nan(r["wait_measured_avg_s"]) for r in rows],
-                marker=".", label=f"{zone} measured")
-        ax.plot([r["local_hour"] for r in rows], [_nan(r["wait_estimate_avg_s"]) for r in rows],
-                linestyle="--", label=f"{zone} estimate")
+        times = [r["hour_start"] for r in rows]
+        ax.plot(*_with_gaps(times, [_nan(r["wait_measured_avg_s"]) for r in rows]), marker=".",
+                label=f"{zone} measured")
+        ax.plot(*_with_gaps(times, [_nan(r["wait_estimate_avg_s"]) for r in rows]), linestyle="--",
+                label=f"{zone} estimate")
     if data.queues:
         ax.legend(loc="upper right", fontsize="small")
     ax.set_ylabel("wait (s)")
-    ax.set_title("Queue waits by hour")
+    ax.set_title("Queue waits by hour (store-local time)")
+    ax.xaxis.set_major_formatter(local_time)
     fig.autofmt_xdate()
     save(fig, "queue_waits.png", "Queue waits")
 
