@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 import psycopg
+import psycopg.errors
 from psycopg import sql
 
 from storesight.config import Config
@@ -98,8 +99,11 @@ def ensure_partition(conn: psycopg.Connection, month: dt.date) -> None:
     end = dt.datetime.combine(next_month(month), dt.time(), dt.UTC)
     statement = sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF zone_stats FOR VALUES FROM ({}) TO ({})").format(
         sql.Identifier(partition_name(month)), sql.Literal(start), sql.Literal(end))
-    with conn.transaction():
-        conn.execute(statement)
+    try:
+        with conn.transaction():
+            conn.execute(statement)
+    except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+        pass  # another archive replica created it at the same moment
 
 
 def ensure_partitions_ahead(conn: psycopg.Connection, today: dt.date | None = None,

@@ -3,7 +3,8 @@
 America/New_York leaves DST on Sunday 2026-11-01 at 06:00 UTC (02:00 EDT -> 01:00 EST), so that
 local day has 25 hours and two "01:00" hours (05:00Z EDT and 06:00Z EST).
 
-Store "ny" (region "east"): door = entrance, q1 = queue, floor = aisle. Door windows (entries):
+Store "ny" (region "east"): door = entrance, q1 = queue, floor = aisle, cafe = area (attributes
+only: 06:10Z happy 4 neutral 2 / 18-29 6; 06:11Z happy 5 / 18-29 5). Door windows (entries):
   03:59Z Oct 31 23:59 local ... 7        04:59Z Nov 1 00:59 EDT ... 2
   05:30Z 01:30 EDT ............ 3        05:31Z 01:31 EDT ......... unknown
   06:30Z 01:30 EST ............ 5        07:10Z 02:10 EST ......... 1
@@ -72,6 +73,15 @@ def door(start: str, entries: int | None, store: str = "ny") -> ZoneStats:
     return stats(store, "door", "entrance", start, entries=entries, exits=entries)
 
 
+def with_attributes(start: str, expressions: dict[str, int], age_bands: dict[str, int]) -> ZoneStats:
+    """A window of zone "cafe" carrying a k-anonymous attribute aggregate."""
+    msg = stats("ny", "cafe", "area", start)
+    agg = msg.attributes.add(zone_id="cafe", distinct_tracks=sum(expressions.values()))
+    agg.expressions.update(expressions)
+    agg.age_bands.update(age_bands)
+    return msg
+
+
 FIXTURE: list[ZoneStats] = [
     door("2026-11-01T03:59:00Z", 7),
     door("2026-11-01T04:59:00Z", 2),
@@ -87,6 +97,8 @@ FIXTURE: list[ZoneStats] = [
     stats("ny", "q1", "queue", "2026-11-01T06:30:00Z", wait_measured_s=30, wait_estimate_s=30, queue_length=1),
     stats("ny", "floor", "aisle", "2026-11-01T05:30:00Z", occupancy_avg=4, occupancy_max=7),
     stats("ny", "floor", "aisle", "2026-11-01T05:31:00Z", occupancy_avg=6, occupancy_max=9),
+    with_attributes("2026-11-01T06:10:00Z", {"happy": 4, "neutral": 2}, {"18-29": 6}),
+    with_attributes("2026-11-01T06:11:00Z", {"happy": 5}, {"18-29": 5}),
     door("2026-11-01T10:00:00Z", 20, store="lis"),
     door("2026-11-01T10:00:00Z", 50, store="far"),
 ]

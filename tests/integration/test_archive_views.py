@@ -125,3 +125,12 @@ def test_store_ranking_within_a_region(loaded):
     assert [(r["store_id"], r["visitors"], r["visitors_rank"], r["conversion_rank"]) for r in got] == [
         ("lis", 20, 1, 2), ("ny", 15, 2, 1)]  # "far" is in region west
     assert got[0]["conversion_rate"] == pytest.approx(0.1)
+
+
+def test_attributes_by_local_hour(loaded):
+    got = query(loaded, """SELECT local_hour, kind, label, tracks FROM attributes_hourly
+                           WHERE store_id = 'ny' ORDER BY kind, label""")
+    one_am_est = dt.datetime(2026, 11, 1, 1, 0)
+    assert [tuple(r.values()) for r in got] == [
+        (one_am_est, "age_band", "18-29", 11), (one_am_est, "expression", "happy", 9),
+        (one_am_est, "expression", "neutral", 2)]

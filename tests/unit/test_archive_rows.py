@@ -63,7 +63,7 @@ def test_alert_row_names_states_and_derives_an_id_when_missing():
 
 
 def test_migrations_are_ordered_and_partitions_named_by_month():
-    assert [m.version for m in migrations()] == ["001", "002"]
+    assert [m.version for m in migrations()] == ["001", "002", "003"]
     assert next_month(dt.date(2026, 12, 1)) == dt.date(2027, 1, 1)
     assert partition_name(dt.date(2027, 1, 1)) == "zone_stats_2027_01"
 
