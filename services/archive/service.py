@@ -65,6 +65,7 @@ class Archive:
         self.writer = ArchiveWriter(self.conn)
         self.consumer = TypedConsumer(config.pipeline.kafka, topics, group, client_id)
         self.db_problem: str | None = None
+        self._known_stores = {s.id for s in config.stores}
 
     def _open(self) -> psycopg.Connection:
         conn = db.connect(self.url, self.schema_name)
@@ -78,6 +79,7 @@ class Archive:
         if not records:
             return 0
         zone_rows, alert_rows, live = split_records(records)
+        self._warn_unknown_stores(zone_rows)
         self._write_until_done(zone_rows, alert_rows, stopping)
         self.consumer.commit()
         RECORDS.labels("zone_stats", "skipped_live").inc(live)
@@ -86,6 +88,14 @@ class Archive:
             newest = max(r[rows.ZONE_STATS_COLUMNS.index("window_end")] for r in zone_rows)
             LAST_WINDOW_END.set(newest.timestamp())
         return len(records)
+
+    def _warn_unknown_stores(self, zone_rows) -> None:
+        """Windows of a store missing from the config are archived, but the local-time views
+        (which join ``stores``) cannot show them until the store is configured: say so once."""
+        for store_id in {r[0] for r in zone_rows} - self._known_stores:
+            log.warning("store not in config: archived, hourly rollup in UTC until configured",
+                        extra={"store": store_id})
+            self._known_stores.add(store_id)
 
     def _write_until_done(self, zone_rows, alert_rows, stopping) -> None:
         delay = 0.5

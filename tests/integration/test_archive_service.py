@@ -135,3 +135,29 @@ def test_archive_process_serves_health_and_stops_cleanly_on_sigterm(fresh_broker
 
         with psycopg.connect(postgres_url, autocommit=True) as c:
             c.execute(f"DROP SCHEMA IF EXISTS {schema_name} CASCADE")
+
+
+def test_a_lost_database_connection_is_retried_and_nothing_is_skipped(broker, topics, conn, postgres_url):
+    from prometheus_client import REGISTRY
+
+    def db_errors() -> float:
+        return REGISTRY.get_sample_value("storesight_archive_db_errors_total") or 0.0
+
+    zs_topic, alert_topic = topics
+    db, schema_name = conn
+    config = EAST.model_copy(update={"pipeline": EAST.pipeline.model_copy(
+        update={"kafka": EAST.pipeline.kafka.model_copy(update={"bootstrap": broker.bootstrap})})})
+    producer = TypedProducer(config.pipeline.kafka, "test-archive")
+    for m in FIXTURE[:3]:
+        producer.send(zs_topic, f"{m.store_id}/{m.zone_id}", m)
+    producer.close()
+    archive = Archive(config, postgres_url, schema_name, (zs_topic, alert_topic), f"g-lost-{uuid.uuid4().hex[:6]}")
+    errors_before = db_errors()
+    try:
+        # A real fault: the server ends the archive's session before the batch is written.
+        db.execute("SELECT pg_terminate_backend(%s)", (archive.conn.info.backend_pid,))
+        assert run_until(archive, 3) == 3
+    finally:
+        archive.close()
+    assert db_errors() == errors_before + 1
+    assert db.execute("SELECT count(*) FROM zone_stats").fetchone() == (3,)
