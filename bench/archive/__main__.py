@@ -20,7 +20,7 @@ import time
 import uuid
 
 from services.archive import db, rows, schema
-from services.archive.writer import ROLLUP_COLUMNS, ROLLUP_SELECT, ArchiveWriter
+from services.archive.writer import ROLLUP_COLUMNS, ROLLUP_GROUP, ROLLUP_SELECT, ArchiveWriter
 from storesight.contracts import ZoneStats, to_timestamp
 
 ZONES_PER_STORE = 10
@@ -124,10 +124,10 @@ def generate(conn, zones: int, days: int) -> dict:
     def build_rollup() -> None:
         conn.execute(f"""INSERT INTO zone_hourly ({", ".join(ROLLUP_COLUMNS)})
             SELECT {ROLLUP_SELECT}
-            FROM (SELECT z.*, date_trunc('hour', z.window_start, s.timezone) AS hour_start
+            FROM (SELECT z.*, date_trunc('hour', z.window_start, s.timezone) AS hour_start, s.timezone AS tz
                   FROM zone_stats z JOIN stores s ON s.id = z.store_id
                   WHERE z.window_start >= %s AND z.window_start < %s) z
-            GROUP BY z.store_id, z.zone_id, z.hour_start""", (start, end))
+            {ROLLUP_GROUP}""", (start, end))
 
     _, rollup_s = timed("build the hourly rollup from the minutes", build_rollup)
     _, analyze_s = timed("VACUUM ANALYZE", lambda: conn.execute("VACUUM ANALYZE zone_stats, zone_hourly"))

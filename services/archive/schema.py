@@ -141,15 +141,17 @@ def sync_stores(conn: psycopg.Connection, config: Config) -> list[str]:
 
 def rebuild_rollup(conn: psycopg.Connection, store_id: str) -> None:
     """Recompute a store's whole hourly rollup from zone_stats (after a time-zone change)."""
-    from services.archive.writer import ROLLUP_COLUMNS, ROLLUP_SELECT
+    from services.archive.writer import ROLLUP_COLUMNS, ROLLUP_GROUP, ROLLUP_SELECT
 
     conn.execute("DELETE FROM zone_hourly WHERE store_id = %s", (store_id,))
     conn.execute(sql.SQL("""
         INSERT INTO zone_hourly ({columns})
         SELECT {select}
-        FROM (SELECT z.*, date_trunc('hour', z.window_start, coalesce(s.timezone, 'UTC')) AS hour_start
+        FROM (SELECT z.*, date_trunc('hour', z.window_start, coalesce(s.timezone, 'UTC')) AS hour_start,
+                     coalesce(s.timezone, 'UTC') AS tz
               FROM zone_stats z LEFT JOIN stores s ON s.id = z.store_id
               WHERE z.store_id = %s) z
-        GROUP BY z.store_id, z.zone_id, z.hour_start""").format(
-        columns=sql.SQL(", ").join(map(sql.Identifier, ROLLUP_COLUMNS)), select=sql.SQL(ROLLUP_SELECT)),
+        {group}""").format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, ROLLUP_COLUMNS)), select=sql.SQL(ROLLUP_SELECT),
+        group=sql.SQL(ROLLUP_GROUP)),
         (store_id,))

@@ -27,19 +27,21 @@ _ZONE_STATS_TYPES = {
 }
 
 ROLLUP_COLUMNS: tuple[str, ...] = (
-    "store_id", "zone_id", "hour_start", "zone_kind", "windows", "windows_known", "coverage_sum",
+    "store_id", "zone_id", "hour_start", "local_hour", "zone_kind", "windows", "windows_known", "coverage_sum",
     "entries", "exits", "occupancy_sum", "occupancy_n", "occupancy_max", "queue_length_sum", "queue_length_n",
     "wait_measured_sum", "wait_measured_n", "wait_estimate_sum", "wait_estimate_n",
 )
-# Aggregates of one (store, zone, hour) from zone_stats rows z (with z.hour_start); NULLs stay out.
+# Aggregates of one (store, zone, hour) from zone_stats rows z that carry z.hour_start and z.tz
+# (the store's time zone); NULLs stay out. Group by ROLLUP_GROUP.
 ROLLUP_SELECT = """
-    z.store_id, z.zone_id, z.hour_start, max(z.zone_kind), count(*),
+    z.store_id, z.zone_id, z.hour_start, z.hour_start AT TIME ZONE z.tz, max(z.zone_kind), count(*),
     count(*) FILTER (WHERE z.status <> 'unknown'), sum(z.coverage),
     sum(z.entries), sum(z.exits),
     sum(z.occupancy_avg), count(z.occupancy_avg), max(z.occupancy_max),
     sum(z.queue_length), count(z.queue_length),
     sum(z.wait_measured_s), count(z.wait_measured_s),
     sum(z.wait_estimate_s), count(z.wait_estimate_s)"""
+ROLLUP_GROUP = "GROUP BY z.store_id, z.zone_id, z.hour_start, z.tz"
 
 
 def _upsert_statement(table: str, columns: Sequence[str], types: dict[str, str] | None,
@@ -67,15 +69,15 @@ UPSERT_ZONE_STATS = _upsert_statement("zone_stats", ZONE_STATS_COLUMNS, _ZONE_ST
 REFRESH_ROLLUP = _upsert_statement("zone_hourly", ROLLUP_COLUMNS, None, ("store_id", "zone_id", "hour_start"),
     select=sql.SQL("""
     SELECT {select}
-    FROM (SELECT DISTINCT b.store_id, b.zone_id,
+    FROM (SELECT DISTINCT b.store_id, b.zone_id, coalesce(s.timezone, 'UTC') AS tz,
                  date_trunc('hour', b.window_start, coalesce(s.timezone, 'UTC')) AS hour_start
           FROM unnest(%s::text[], %s::text[], %s::timestamptz[]) AS b(store_id, zone_id, window_start)
           LEFT JOIN stores s ON s.id = b.store_id) t
     CROSS JOIN LATERAL (
-        SELECT zs.*, t.hour_start FROM zone_stats zs
+        SELECT zs.*, t.hour_start, t.tz FROM zone_stats zs
         WHERE zs.store_id = t.store_id AND zs.zone_id = t.zone_id
           AND zs.window_start >= t.hour_start AND zs.window_start < t.hour_start + interval '1 hour') z
-    GROUP BY z.store_id, z.zone_id, z.hour_start""").format(select=sql.SQL(ROLLUP_SELECT)))
+    {group}""").format(select=sql.SQL(ROLLUP_SELECT), group=sql.SQL(ROLLUP_GROUP)))
 
 UPSERT_ALERTS = sql.SQL("INSERT INTO alert_events ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING").format(
     sql.SQL(", ").join(map(sql.Identifier, ALERT_COLUMNS)), sql.SQL(", ").join(sql.Placeholder() * len(ALERT_COLUMNS)))

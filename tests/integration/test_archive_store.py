@@ -163,3 +163,15 @@ def test_cli_migrate_import_and_report(postgres_url, tmp_path, monkeypatch, caps
 
         with psycopg.connect(postgres_url, autocommit=True) as c:
             c.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def test_a_store_time_zone_change_rebuilds_its_local_hours(conn):
+    from tests.integration.archive_fixture import region_config
+
+    load_fixture(conn)
+    first = "SELECT local_hour FROM zone_hourly WHERE store_id = 'ny' AND zone_id = 'door' ORDER BY hour_start LIMIT 1"
+    assert conn.execute(first).fetchone() == (dt.datetime(2026, 10, 31, 23, 0),)  # 03:59Z in New York
+    moved = region_config("east", [("ny", "Europe/Lisbon"), ("lis", "Europe/Lisbon")])
+    assert schema.sync_stores(conn, moved) == ["ny"]
+    assert conn.execute(first).fetchone() == (dt.datetime(2026, 11, 1, 3, 0),)  # WET = UTC in November
+    assert schema.sync_stores(conn, moved) == []

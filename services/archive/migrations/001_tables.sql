@@ -46,6 +46,8 @@ CREATE TABLE zone_hourly (
     store_id              text        NOT NULL,
     zone_id               text        NOT NULL,
     hour_start            timestamptz NOT NULL,
+    -- The same hour on the store's wall clock (kept so reports need no per-row time-zone maths).
+    local_hour            timestamp   NOT NULL,
     zone_kind             text        NOT NULL,
     windows               integer     NOT NULL,
     windows_known         integer     NOT NULL,

@@ -18,10 +18,10 @@ SELECT h.store_id,
        h.zone_id,
        h.zone_kind,
        h.hour_start,
-       (h.hour_start AT TIME ZONE s.timezone)                           AS local_hour,
-       (h.hour_start AT TIME ZONE s.timezone)::date                     AS local_date,
-       extract(isodow FROM h.hour_start AT TIME ZONE s.timezone)::int  AS weekday,
-       extract(hour FROM h.hour_start AT TIME ZONE s.timezone)::int    AS hour_of_day,
+       h.local_hour,
+       h.local_hour::date                                               AS local_date,
+       extract(isodow FROM h.local_hour)::int                           AS weekday,
+       extract(hour FROM h.local_hour)::int                             AS hour_of_day,
        h.windows,
        h.windows_known,
        h.coverage_sum / h.windows                                       AS coverage,
@@ -35,7 +35,7 @@ SELECT h.store_id,
        h.occupancy_sum, h.occupancy_n, h.queue_length_sum, h.queue_length_n,
        h.wait_measured_sum, h.wait_measured_n, h.wait_estimate_sum, h.wait_estimate_n
 FROM zone_hourly h
-JOIN stores s ON s.id = h.store_id;
+JOIN stores s ON s.id = h.store_id;  -- configured stores only (others have UTC hours until configured)
 
 -- Daily visits/occupancy/queue waits per store and zone (store-local calendar days).
 CREATE VIEW zone_daily_local AS
