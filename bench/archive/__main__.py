@@ -44,11 +44,11 @@ def zone_kind(zone: int) -> str:
     return {0: "entrance", 1: "queue"}.get(zone % ZONES_PER_STORE, "aisle")
 
 
-def messages(zones: int, minutes: int, start: dt.datetime) -> list[ZoneStats]:
+def messages(zones: int, minutes: int, start: dt.datetime, first_zone: int = 0) -> list[ZoneStats]:
     out = []
     for minute in range(minutes):
         begin = start + dt.timedelta(minutes=minute)
-        for zone in range(zones):
+        for zone in range(first_zone, first_zone + zones):
             msg = ZoneStats(store_id=f"bs{zone // ZONES_PER_STORE}", zone_id=f"z{zone}", zone_kind=zone_kind(zone),
                             window_start=to_timestamp(begin), window_end=to_timestamp(begin + dt.timedelta(minutes=1)),
                             status=ZoneStats.STATUS_OK, coverage=1.0, occupancy_avg=(minute + zone) % 7,
@@ -67,9 +67,9 @@ def timed(label: str, fn):
     return result, elapsed
 
 
-def bench_inserts(conn, zones: int, batch: int) -> dict:
-    """Rows/s through the service's write path; a new month so it starts with empty partitions."""
-    msgs = messages(zones, 300, dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
+def bench_inserts(conn, zones: int, batch: int, start: dt.datetime, first_zone: int = 0) -> dict:
+    """Windows/s through the service's write path (upsert + rollup refresh, one transaction a batch)."""
+    msgs = messages(zones, 300, start, first_zone)
     row_list = [rows.zone_stats_row(m) for m in msgs]
     writer = ArchiveWriter(conn)
     writer.ensure_partitions(row_list)
@@ -179,15 +179,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"schema {name}; {args.zones} zones in {stores} stores; PostgreSQL "
               f"{conn.execute('SHOW server_version').fetchone()[0]}", flush=True)
         print("1. insert rate (service write path)")
-        ins = bench_inserts(conn, args.zones, args.batch)
+        ins = bench_inserts(conn, args.zones, args.batch, dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
         print(f"2. generate {args.days} days of 1-minute windows")
         gen = generate(conn, args.zones, args.days)
         print("3. weekday x hour over the whole range")
         q = bench_queries(conn, gen, args.repeats)
+        busy = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC) + dt.timedelta(days=args.days - 15)
+        print(f"4. insert rate again, other zones, into the loaded month of {busy:%Y-%m}")
+        full = bench_inserts(conn, args.zones, args.batch, busy, first_zone=args.zones)
         year = 365 / args.days
         print("\nresults")
         print(f"  archive inserts: {ins['insert_per_s']:,.0f} windows/s new, {ins['replay_per_s']:,.0f}/s replayed "
               f"(batches of {args.batch}; decode+convert alone {ins['decode_convert_per_s']:,.0f}/s)")
+        print(f"  archive inserts into a loaded month: {full['insert_per_s']:,.0f} windows/s new, "
+              f"{full['replay_per_s']:,.0f}/s replayed")
         print(f"  generated {gen['rows']:,} windows ({args.days} days x {args.zones} zones) in {gen['generate_s']:.0f} s "
               f"({gen['rows_per_s']:,.0f}/s), {gen['size']} with indexes; rollup {gen['hourly_rows']:,} rows "
               f"built in {gen['rollup_s']:.0f} s")
