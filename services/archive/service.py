@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 GROUP = "storesight-archive"
 
 RECORDS = Counter("storesight_archive_records_total", "Records handled by the archive",
-                  ["kind", "outcome"])  # kind: zone_stats|alert; outcome: written|unchanged|skipped_live
+                  ["kind", "outcome"])  # kind: zone_stats|alert; outcome: written|unchanged|skipped_live|rejected
 BATCH_SECONDS = Histogram("storesight_archive_batch_seconds", "Time to write one batch to PostgreSQL")
 DB_ERRORS = Counter("storesight_archive_db_errors_total", "Failed batch writes (retried)")
 LAST_WINDOW_END = Gauge("storesight_archive_last_window_end_seconds",
@@ -113,11 +113,28 @@ class Archive:
                 delay = min(delay * 2, 30.0)
                 self._reconnect()
                 continue
+            except psycopg.DataError as exc:
+                # A record PostgreSQL cannot store (e.g. a NUL byte in an id) must not block the
+                # partition forever: write the batch row by row and count what is rejected.
+                log.warning("batch rejected; writing row by row", extra={"error": str(exc)[:200]})
+                changed = self._write_rows_one_by_one(zone_rows, alert_rows)
             BATCH_SECONDS.observe(time.perf_counter() - started)
             self.db_problem = None
             RECORDS.labels("zone_stats", "written").inc(changed)
             RECORDS.labels("zone_stats", "unchanged").inc(len(zone_rows) - changed)
             return
+
+    def _write_rows_one_by_one(self, zone_rows, alert_rows) -> int:
+        changed = 0
+        for zone_row, alert_row in [(r, None) for r in zone_rows] + [(None, r) for r in alert_rows]:
+            try:
+                changed += self.writer.write([zone_row] if zone_row else [], [alert_row] if alert_row else [])
+            except psycopg.DataError as exc:
+                kind = "zone_stats" if zone_row else "alert"
+                RECORDS.labels(kind, "rejected").inc()
+                log.error("record rejected by the database", extra={
+                    "kind": kind, "key": repr((zone_row or alert_row)[:3])[:200], "error": str(exc)[:200]})
+        return changed
 
     def _reconnect(self) -> None:
         try:

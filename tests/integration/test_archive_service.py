@@ -161,3 +161,28 @@ def test_a_lost_database_connection_is_retried_and_nothing_is_skipped(broker, to
         archive.close()
     assert db_errors() == errors_before + 1
     assert db.execute("SELECT count(*) FROM zone_stats").fetchone() == (3,)
+
+
+def test_a_record_the_database_cannot_store_is_counted_and_does_not_block_the_rest(broker, topics, conn, postgres_url):
+    from prometheus_client import REGISTRY
+
+    zs_topic, alert_topic = topics
+    db, schema_name = conn
+    config = EAST.model_copy(update={"pipeline": EAST.pipeline.model_copy(
+        update={"kafka": EAST.pipeline.kafka.model_copy(update={"bootstrap": broker.bootstrap})})})
+    poison = door("2026-11-01T05:40:00Z", 1)
+    poison.zone_id = "door\x00"  # valid protobuf, but PostgreSQL text cannot hold NUL
+    producer = TypedProducer(config.pipeline.kafka, "test-archive")
+    for m in [FIXTURE[0], poison, FIXTURE[1]]:
+        producer.send(zs_topic, "ny/door", m)
+    producer.close()
+    before = REGISTRY.get_sample_value("storesight_archive_records_total",
+                                       {"kind": "zone_stats", "outcome": "rejected"}) or 0.0
+    archive = Archive(config, postgres_url, schema_name, (zs_topic, alert_topic), f"g-poison-{uuid.uuid4().hex[:6]}")
+    try:
+        assert run_until(archive, 3) == 3
+    finally:
+        archive.close()
+    assert db.execute("SELECT count(*) FROM zone_stats").fetchone() == (2,)
+    assert REGISTRY.get_sample_value("storesight_archive_records_total",
+                                     {"kind": "zone_stats", "outcome": "rejected"}) == before + 1
