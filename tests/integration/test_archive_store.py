@@ -135,6 +135,9 @@ def test_report_writes_html_and_png_charts(conn, tmp_path):
     assert "<td>28</td>" in text          # visitors 7 + 15 + 6
     assert "<td>26.7%</td>" in text       # Nov 1: 4 / 15
     assert "America/New_York" in text
+    # A period without data reports unknown, never zero visitors.
+    empty = write_report(conn, "far", dt.date(2026, 1, 1), dt.date(2026, 1, 2), tmp_path / "empty").read_text()
+    assert "<tr><td>unknown</td><td>0</td><td>unknown</td>" in empty
 
 
 def test_cli_migrate_import_and_report(postgres_url, tmp_path, monkeypatch, capsys):
