@@ -124,15 +124,21 @@ FROM store_hourly
 GROUP BY store_id, region, local_date;
 
 -- Weekday x hour pattern per store and zone (for staffing): mean per local hour over [p_from, p_to).
+-- A year of hours for 1,000 zones is 8.8 M rollup rows, so these two are PL/pgSQL (RETURN QUERY may
+-- run in parallel; a SQL-language function body may not), filter on local_hour (a column with
+-- statistics, not a cast) and aggregate in memory (work_mem) rather than by an external sort:
+-- 1.9 s -> 0.6 s for a year of 100 zones (bench/RESULTS-archive.md).
 CREATE FUNCTION zone_weekday_hour(p_from date, p_to date)
 RETURNS TABLE (store_id text, zone_id text, weekday int, hour_of_day int, hours int,
                entries_avg double precision, occupancy_avg double precision,
                queue_length_avg double precision, wait_measured_avg_s double precision)
-LANGUAGE sql STABLE
--- A year of hours for 1,000 zones is 8.8 M rollup rows: aggregate them in memory (hash), not by
--- an external sort; and filter on local_hour (a column with statistics) rather than on a cast.
+LANGUAGE plpgsql STABLE
 SET work_mem = '64MB'
-BEGIN ATOMIC
+SET search_path FROM CURRENT
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT store_id, zone_id, weekday, hour_of_day, count(*)::int,
            avg(entries)::double precision,
            sum(occupancy_sum) / nullif(sum(occupancy_n), 0),
@@ -141,16 +147,21 @@ BEGIN ATOMIC
     FROM zone_hourly_local
     WHERE local_hour >= p_from::timestamp AND local_hour < p_to::timestamp
     GROUP BY store_id, zone_id, weekday, hour_of_day;
-END;
+END
+$$;
 
 -- Weekday x hour pattern per store: mean visitors, transactions and conversion per local hour.
 CREATE FUNCTION store_weekday_hour(p_from date, p_to date)
 RETURNS TABLE (store_id text, weekday int, hour_of_day int, hours int,
                visitors_avg double precision, transactions_avg double precision,
                conversion_rate double precision, wait_measured_avg_s double precision)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET work_mem = '64MB'
-BEGIN ATOMIC
+SET search_path FROM CURRENT
+AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
     SELECT store_id, weekday, hour_of_day, count(*)::int,
            avg(visitors)::double precision,
            avg(transactions)::double precision,
@@ -159,7 +170,8 @@ BEGIN ATOMIC
     FROM store_hourly
     WHERE local_hour >= p_from::timestamp AND local_hour < p_to::timestamp
     GROUP BY store_id, weekday, hour_of_day;
-END;
+END
+$$;
 
 -- Period-over-period per store (e.g. this December vs last): totals of two local-date ranges.
 CREATE FUNCTION compare_periods(p_from date, p_to date, p_prev_from date, p_prev_to date)
