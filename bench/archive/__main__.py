@@ -166,46 +166,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark schema")
+    parser.add_argument("--reuse", metavar="SCHEMA", help="measure steps 3-4 again on a schema kept with --keep")
     args = parser.parse_args(argv)
 
     url = args.database_url or db.database_url()
-    name = f"bench_archive_{uuid.uuid4().hex[:6]}"
+    name = args.reuse or f"bench_archive_{uuid.uuid4().hex[:6]}"
     conn = db.connect(url, name)
+    keep = args.keep or bool(args.reuse)
+    start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC)
     try:
-        schema.migrate(conn, today=FIRST_DAY)
-        stores = args.zones // ZONES_PER_STORE
-        for s in range(stores):
-            conn.execute("INSERT INTO stores (id, region, timezone) VALUES (%s, 'bench', %s)",
-                         (f"bs{s}", TIMEZONES[s % len(TIMEZONES)]))
-        print(f"schema {name}; {args.zones} zones in {stores} stores; PostgreSQL "
-              f"{conn.execute('SHOW server_version').fetchone()[0]}", flush=True)
-        print("1. insert rate (service write path)")
-        ins = bench_inserts(conn, args.zones, args.batch, dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
-        print(f"2. generate {args.days} days of 1-minute windows")
-        gen = generate(conn, args.zones, args.days)
+        print(f"schema {name}; {args.zones} zones; PostgreSQL {conn.execute('SHOW server_version').fetchone()[0]}",
+              flush=True)
+        if args.reuse:
+            gen = {"start": start, "end": start + dt.timedelta(days=args.days)}
+            ins = None
+        else:
+            schema.migrate(conn, today=FIRST_DAY)
+            for s in range(args.zones // ZONES_PER_STORE):
+                conn.execute("INSERT INTO stores (id, region, timezone) VALUES (%s, 'bench', %s)",
+                             (f"bs{s}", TIMEZONES[s % len(TIMEZONES)]))
+            print("1. insert rate (service write path)")
+            ins = bench_inserts(conn, args.zones, args.batch, dt.datetime(2027, 3, 1, tzinfo=dt.UTC))
+            print(f"2. generate {args.days} days of 1-minute windows")
+            gen = generate(conn, args.zones, args.days)
         print("3. weekday x hour over the whole range")
         q = bench_queries(conn, gen, args.repeats)
-        busy = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC) + dt.timedelta(days=args.days - 15)
+        busy = start + dt.timedelta(days=args.days - 15)
         print(f"4. insert rate again, other zones, into the loaded month of {busy:%Y-%m}")
-        full = bench_inserts(conn, args.zones, args.batch, busy, first_zone=args.zones)
+        # Zones of their own (a reused schema already holds the previous run's step 4).
+        first_zone = args.zones if not args.reuse else 1000 + uuid.uuid4().int % 1_000_000
+        full = bench_inserts(conn, args.zones, args.batch, busy, first_zone=first_zone)
         year = 365 / args.days
         print("\nresults")
-        print(f"  archive inserts: {ins['insert_per_s']:,.0f} windows/s new, {ins['replay_per_s']:,.0f}/s replayed "
-              f"(batches of {args.batch}; decode+convert alone {ins['decode_convert_per_s']:,.0f}/s)")
+        if ins:
+            print(f"  archive inserts: {ins['insert_per_s']:,.0f} windows/s new, {ins['replay_per_s']:,.0f}/s "
+                  f"replayed (batches of {args.batch}; decode+convert alone {ins['decode_convert_per_s']:,.0f}/s)")
         print(f"  archive inserts into a loaded month: {full['insert_per_s']:,.0f} windows/s new, "
               f"{full['replay_per_s']:,.0f}/s replayed")
-        print(f"  generated {gen['rows']:,} windows ({args.days} days x {args.zones} zones) in {gen['generate_s']:.0f} s "
-              f"({gen['rows_per_s']:,.0f}/s), {gen['size']} with indexes; rollup {gen['hourly_rows']:,} rows "
-              f"built in {gen['rollup_s']:.0f} s")
+        if ins:
+            print(f"  generated {gen['rows']:,} windows ({args.days} days x {args.zones} zones) in "
+                  f"{gen['generate_s']:.0f} s ({gen['rows_per_s']:,.0f}/s), {gen['size']} with indexes; "
+                  f"rollup {gen['hourly_rows']:,} rows built in {gen['rollup_s']:.0f} s")
         rollup_s, rollup_n = q["rollup"]
         raw_s, raw_n = q["raw"]
         print(f"  weekday x hour ({rollup_n:,} rows out): rollup {rollup_s:.3f} s, raw minutes {raw_s:.2f} s, "
               f"raw/rollup = {raw_s / rollup_s:.0f}x")
-        if args.days != 365:
+        if args.days != 365 and ins:
             print(f"  linear extrapolation to a year ({year:.2f}x): rollup ~{rollup_s * year:.2f} s, "
                   f"raw ~{raw_s * year:.0f} s, generation ~{gen['generate_s'] * year / 60:.0f} min")
     finally:
-        if not args.keep:
+        if not keep:
             conn.execute(f"DROP SCHEMA {name} CASCADE")
         conn.close()
     return 0

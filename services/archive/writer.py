@@ -89,6 +89,10 @@ class ArchiveWriter:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
         self._months: set[dt.date] = set()
+        # The rollup refresh is planned against the whole partitioned table (its cost estimate
+        # exceeds jit_above_cost once a year is stored), and JIT-compiling it took 0.5-2.5 s per
+        # batch of 2,000 windows for 0.1 s of work (bench/RESULTS-archive.md): off for these writes.
+        conn.execute("SET jit = off")
 
     def ensure_partitions(self, rows: Sequence[tuple]) -> None:
         """Create missing month partitions for the rows' window starts (outside the data transaction)."""
