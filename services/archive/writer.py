@@ -76,7 +76,10 @@ REFRESH_ROLLUP = _upsert_statement("zone_hourly", ROLLUP_COLUMNS, None, ("store_
     CROSS JOIN LATERAL (
         SELECT zs.*, t.hour_start, t.tz FROM zone_stats zs
         WHERE zs.store_id = t.store_id AND zs.zone_id = t.zone_id
-          AND zs.window_start >= t.hour_start AND zs.window_start < t.hour_start + interval '1 hour') z
+          AND zs.window_start >= t.hour_start AND zs.window_start < t.hour_start + interval '1 hour'
+        -- OFFSET 0 keeps this a per-hour index lookup: flattened into a join, the planner may
+        -- (with more work_mem) hash-join the batch against a whole year of minutes instead.
+        OFFSET 0) z
     {group}""").format(select=sql.SQL(ROLLUP_SELECT), group=sql.SQL(ROLLUP_GROUP)))
 
 UPSERT_ALERTS = sql.SQL("INSERT INTO alert_events ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING").format(
