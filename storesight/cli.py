@@ -22,6 +22,7 @@ VERB_MODULES: list[str] = [
     "services.alerts.cli",
     "storesight.synth.cli",
     "storesight.preview_cli",
+    "services.archive.cli",
 ]
 
 EXIT_CONFIG = 2
