@@ -43,18 +43,32 @@ class Analysis:
     inference_ms: float = 0.0
 
 
-def frame_record(result, camera_id: str):
+def frame_record(result, camera_id: str, capture_s: float):
     """A detector result as the aggregator's input: every reported person (hidden ones too),
     as the detect service publishes them and the aggregate service reads them."""
     from services.aggregate.core import FrameRecord
 
-    return FrameRecord(camera_id, result.capture_time.timestamp(), [p.track_id for p in result.persons],
+    return FrameRecord(camera_id, capture_s, [p.track_id for p in result.persons],
                        [p.foot for p in result.persons], result.frame)
 
 
+def recorded_results(path: str | Path):
+    """FrameResults from a ``storesight detect-file`` JSONL (same format ``analyze`` writes)."""
+    from services.detect.pipeline import FrameResult
+
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield FrameResult.from_json(line)
+
+
 def analyze(video: str | Path, config: Config, camera_id: str, every: int = 1, until_s: float | None = None,
-            on_frame=None, detections_out=None) -> Analysis:
-    """Detect, track and aggregate a video file; ``on_frame(t)`` reports progress."""
+            on_frame=None, detections_out=None, recorded: str | Path | None = None) -> Analysis:
+    """Detect, track and aggregate a video file; ``on_frame(t)`` reports progress.
+
+    With ``recorded`` (a detect-file JSONL of this video) the detector is not run again: the
+    zones and lines of ``config`` are applied to the recorded people (calibrating zones).
+    """
     from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
     from services.detect.pipeline import EPOCH, detect_video
 
@@ -67,18 +81,24 @@ def analyze(video: str | Path, config: Config, camera_id: str, every: int = 1, u
         result.windows.extend(o for o in out if isinstance(o, WindowStats))
         result.heatmaps.extend(o for o in out if isinstance(o, HeatmapWindow))
 
-    for frame in detect_video(video, config.pipeline.detect, every=every, start_time=start, camera_id=camera.id,
-                              ignore_regions=camera.ignore_regions):
+    if recorded is not None:
+        # Capture times are restamped below from the camera's start_time + t, as for a fresh run.
+        frames = recorded_results(recorded)
+    else:
+        frames = detect_video(video, config.pipeline.detect, every=every, start_time=start, camera_id=camera.id,
+                              ignore_regions=camera.ignore_regions)
+    for frame in frames:
         if until_s is not None and frame.t > until_s:
             break
         if detections_out is not None:
             detections_out.write(frame.to_json() + "\n")
-        collect(aggregator.process([frame_record(frame, camera.id)]))
+        capture_s = result.start_s + frame.t
+        collect(aggregator.process([frame_record(frame, camera.id, capture_s)]))
         result.frames += 1
         result.persons += len(frame.persons)
         result.inference_ms += frame.inference_ms
         result.detector_model = frame.model
-        result.timeline.append(TimelinePoint(frame.t, frame.capture_time.timestamp(), {
+        result.timeline.append(TimelinePoint(frame.t, capture_s, {
             z.zone_id: (z.occupancy, z.queue_length, z.wait_estimate_s) for z in aggregator.live([camera.id])}))
         if on_frame is not None:
             on_frame(frame.t)
@@ -143,7 +163,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
             (out / "detections.jsonl").open("w", encoding="utf-8") as detections:
         task = progress.add_task(Path(args.video).name, total=total)
         analysis = analyze(args.video, config, camera_id, every=args.every, until_s=args.until,
-                           on_frame=lambda t: progress.update(task, completed=t), detections_out=detections)
+                           on_frame=lambda t: progress.update(task, completed=t), detections_out=detections,
+                           recorded=args.detections)
         progress.update(task, completed=total)
     spent = time.monotonic() - began
     files = write_report(analysis, config, out, background=args.heatmap_background)
@@ -164,6 +185,8 @@ def register(sub) -> None:
     parser.add_argument("--out", default="report", help="report folder (default ./report)")
     parser.add_argument("--every", type=int, default=1, help="process every N-th frame (default 1)")
     parser.add_argument("--until", type=float, help="stop after this many seconds of video")
+    parser.add_argument("--detections", help="use this detect-file JSONL of the video instead of running the "
+                        "detector (e.g. to try other zones); --every does not apply")
     parser.add_argument("--heatmap-background", choices=["median", "none"], default="median",
                         help="draw the heatmap over the people-free median of the video (default) or over grey")
     parser.set_defaults(func=_cmd_analyze)

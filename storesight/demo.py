@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import secrets
 import signal
@@ -19,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import yaml
@@ -62,24 +62,26 @@ def synthetic_fallback(missing: list[tuple[str, Path]], workdir: Path) -> dict[s
                     "synthetic_fallback() to its generator")
 
 
-def demo_config(config_path: Path, workdir: Path, now: dt.datetime, fps: float, window_s: int) -> Path:
-    """The demo's copy of the config: file cameras replay in real time with capture times from ``now``.
+def demo_config(config_path: Path, workdir: Path, fps: float, window_s: int) -> Path:
+    """The demo's copy of the config: file cameras replay in real time.
 
-    A replayed file's capture time is start_time + frame / fps; the detector drops frames older
-    than max_frame_age_s, so a start time in the past would make every frame stale. ``fps`` (0 =
-    as configured) caps the sampling rate so a CPU detector keeps up; ``window_s`` (0 = as
+    ``fps`` (0 = as configured) caps the sampling rate so a CPU detector keeps up; ``window_s`` (0 = as
     configured) shortens the windows (and the lateness allowed) so incidents fire and clear
-    within seconds of what the camera sees.
+    within seconds of what the camera sees. The detector runs one frame at a time and drops
+    frames older than 5 s: on a slow CPU the view lags a little instead of a lot.
     """
     config = load_config(config_path)  # resolves relative sources against the config's folder
     data = config.model_dump(mode="json", exclude_none=True)
     for store in data["stores"]:
         for camera in store["cameras"]:
             if "://" not in camera["source"] or camera["source"].startswith("file://"):
-                camera["start_time"] = now.isoformat().replace("+00:00", "Z")
                 camera["realtime"] = True
                 if fps:
                     camera["fps"] = min(camera["fps"], fps)
+    # Live, not throughput: one frame per inference and stale after 5 s, so a slow (CPU)
+    # detector shows what happened a few seconds ago rather than a burst from long ago.
+    detect = data["pipeline"]["detect"]
+    detect["max_batch"], detect["max_frame_age_s"] = 1, min(detect["max_frame_age_s"], 5.0)
     if window_s:
         aggregate = data["pipeline"]["aggregate"]
         aggregate["window_s"] = window_s
@@ -87,6 +89,26 @@ def demo_config(config_path: Path, workdir: Path, now: dt.datetime, fps: float, 
     path = workdir / "demo-config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def start_ingest(stack, lead_s: float = 2.0) -> None:
+    """Start ingest last, its file cameras stamped from now: a replayed file's capture time is
+    start_time + frame / fps, counted from when ingest opens the file; the detector drops frames
+    older than max_frame_age_s, so the start time must be when the replay really begins."""
+    from storesight.stack import ServiceProcess
+
+    data = yaml.safe_load(stack.run_config_path.read_text())
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lead_s)  # ingest's own start-up
+    for store in data["stores"]:
+        for camera in store["cameras"]:
+            if "://" not in camera["source"] or camera["source"].startswith("file://"):
+                camera["start_time"] = start.isoformat().replace("+00:00", "Z")
+    path = stack.workdir / "ingest-config.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    env = {**os.environ, "KAFKA_BOOTSTRAP": stack.broker.bootstrap, "REDIS_URL": stack.redis_url,
+           "PYTHONUNBUFFERED": "1"}
+    stack.processes["ingest"] = ServiceProcess("ingest", path, env, stack.workdir / "logs")
+    stack.processes["ingest"].wait_ready(stack.ready_timeout_s)
 
 
 def _alive(pid: int) -> bool:
@@ -137,8 +159,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from storesight.stack import LocalStack
 
     began = time.monotonic()
-    # aiosmtpd (the local e-mail peer, in this process) warns about its own deprecated API.
-    warnings.filterwarnings("ignore", message="Session.login_data")
+    # aiosmtpd (the local e-mail peer, in this process) logs a warning about its own deprecated API.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
     config_path = Path(args.config)
     config = load_config(config_path)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="storesight-demo-"))
@@ -153,17 +175,23 @@ def run_demo(args: argparse.Namespace) -> int:
     prefix = args.redis_prefix
     # Per-run consumer groups and key prefixes: a shared Redis may hold state of earlier runs
     # (checkpoints, incident state) that must not be restored into this fresh broker's run.
-    run_config = demo_config(config_path, workdir, dt.datetime.now(dt.UTC), args.fps, args.window)
-    settings = load_config(run_config).pipeline.aggregate
-    print(f"demo settings: file cameras sampled at <= {args.fps:g} fps, {settings.window_s} s windows, "
-          f"{settings.allowed_lateness_s:g} s allowed lateness (--fps/--window 0 keep the config's)")
-    stack = LocalStack(run_config, workdir, service_args={
+    run_config = demo_config(config_path, workdir, args.fps, args.window)
+    settings = load_config(run_config).pipeline
+    print(f"demo settings: file cameras sampled at <= {args.fps:g} fps, {settings.aggregate.window_s} s windows, "
+          f"{settings.aggregate.allowed_lateness_s:g} s allowed lateness (--fps/--window 0 keep the config's); "
+          f"detector batch {settings.detect.max_batch}, frames dropped after {settings.detect.max_frame_age_s:g} s")
+    stack = LocalStack(run_config, workdir, services=("alerts", "aggregate", "detect"), service_args={
         "aggregate": ("--group", f"storesight-aggregate-demo-{run_id}", "--redis-prefix", prefix),
         "alerts": ("--group", f"storesight-alerts-demo-{run_id}", "--key-prefix", f"{prefix}alerts:demo-{run_id}:"),
     })
-    print(f"starting the embedded broker, Redis, local SMS/e-mail peers and {', '.join(stack.services)} "
-          f"(logs: {workdir / 'logs'})", flush=True)
+    print(f"starting the embedded broker, Redis, local SMS/e-mail peers and {', '.join(stack.services)}, "
+          f"then ingest (logs: {workdir / 'logs'})", flush=True)
     stack.start()
+    try:
+        start_ingest(stack)
+    except BaseException:
+        stack.stop()
+        raise
     startup_s = time.monotonic() - began
     pids = [p.proc.pid for p in stack.processes.values()] + [stack.broker._proc.pid]
     print(f"start-up: {startup_s:.1f} s (all services ready)")
@@ -190,8 +218,22 @@ def run_demo(args: argparse.Namespace) -> int:
         client.close()
         if stack.redis_started:
             _stop_local_redis(stack.redis_url)
+    if args.capture:
+        _capture(view, args.capture, header=f"StoreSight demo · {reason} · Redis {stack.redis_url}")
     _summary(view, reason, startup_s, codes, pids)
     return 0
+
+
+def _capture(view, path: str, header: str) -> None:
+    """The live view's last state as plain text (for the README and for bug reports)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), record=True, width=110, color_system=None)
+    console.print(view.render(header))
+    Path(path).write_text(console.export_text(styles=False))
+    print(f"live view written to {path}")
 
 
 def _watch(args, stack, view, watcher, client, prefix: str, began: float, stop: threading.Event) -> str | None:
@@ -275,9 +317,10 @@ def register(sub) -> None:
                       help="plain log lines instead of the live table (default when stdout is not a terminal)")
     demo.add_argument("--fps", type=float, default=5.0,
                       help="sample file cameras at most this often (default 5: a CPU detector keeps up; 0 = config)")
-    demo.add_argument("--window", type=int, default=2,
-                      help="aggregation window in seconds for the demo (default 2; 0 = config's window_s)")
+    demo.add_argument("--window", type=int, default=4,
+                      help="aggregation window in seconds for the demo (default 4; 0 = config's window_s)")
     demo.add_argument("--every", type=float, default=5.0, help="seconds between status lines with --no-live")
+    demo.add_argument("--capture", help="at exit, write the live view as plain text to this file")
     demo.add_argument("--workdir", help="folder for the run config and service logs (default: a new temp folder)")
     demo.add_argument("--redis-prefix", default="storesight:", help="prefix of the Redis keys the run writes")
     demo.set_defaults(func=_cmd_demo)

@@ -21,7 +21,7 @@ DELIVERY = {1: "sent", 2: "failed", 3: "rejected", 4: "rate-limited", 5: "suppre
 
 
 def _fmt(value, digits: int = 0, unit: str = "") -> str:
-    if value is None:
+    if value is None or value != value:  # None or NaN
         return "unknown"
     return f"{value:.{digits}f}{unit}"
 
@@ -99,10 +99,12 @@ class DemoView:
         if to_state == "resolved":
             row["resolved"] = _clock(event.at)
         if to_state == "inactive" and not event.action:
-            return  # end of a cooldown: nothing to tell
+            if event.from_state == 2:  # pending, not confirmed: an unknown window or the value dropped
+                self._event(f"incident pending -> cancelled {event.rule_id} on {scope} at {_clock(event.at)} UTC")
+            return
         sent = ", ".join(f"{d.channel} {d.recipient} {DELIVERY.get(d.status, '?')}" for d in event.deliveries)
         label = event.action.upper() if event.action else ("FIRED" if to_state == "firing" else to_state.upper())
-        self._event(f"incident {label} {event.rule_id} on {scope}: value {event.value:g} "
+        self._event(f"incident {label} {event.rule_id} on {scope}: value {_fmt(event.value, 2)} "
                     f"(threshold {event.threshold:g}) at {_clock(event.at)} UTC"
                     + (f" -> {sent}" if sent else ""))
 
@@ -167,7 +169,9 @@ class DemoView:
         for name in ("rule", "scope", "state", "value", "fired", "resolved"):
             incidents.add_column(name)
         for row in self.incidents.values():
-            incidents.add_row(row["rule"], row["scope"], row["state"], f"{row['value']:g}",
+            if row["state"] == "inactive" and "fired" not in row:
+                continue  # a pending incident that was cancelled: only in the event list
+            incidents.add_row(row["rule"], row["scope"], row["state"], _fmt(row["value"], 0),
                               row.get("fired", "-"), row.get("resolved", "-"),
                               style="bold red" if row["state"] == "firing" else None)
         events = Panel("\n".join(self.events) or "nothing yet", title="Events, SMS and e-mail (local peers)")

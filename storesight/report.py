@@ -124,14 +124,15 @@ def plot_flow(analysis, path: Path) -> Path:
     fig, ax = _figure("Entries (+) and exits (-) per minute, from closed windows", "count")
     counts = per_minute(analysis)
     names = sorted(counts)
+    all_minutes = sorted({m for name in names for m in counts[name]})
     width = 0.8 / max(len(names), 1)
     for k, name in enumerate(names):
-        minutes = sorted(counts[name])
-        x = np.asarray(minutes) + k * width
-        bars = ax.bar(x, [counts[name][m][0] for m in minutes], width, label=name)
-        ax.bar(x, [-counts[name][m][1] for m in minutes], width, color=bars.patches[0].get_facecolor() if bars
-               else None, alpha=0.5)
+        x = np.asarray(all_minutes) + (k - (len(names) - 1) / 2) * width
+        values = [counts[name].get(m, [0, 0]) for m in all_minutes]
+        bars = ax.bar(x, [v[0] for v in values], width, label=name)
+        ax.bar(x, [-v[1] for v in values], width, color=bars.patches[0].get_facecolor(), alpha=0.5)
     ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(all_minutes, [f"{m}-{m + 1} min" for m in all_minutes])
     ax.set_xlabel("minute of video")
     if names:
         ax.legend(loc="upper right", fontsize=8)
