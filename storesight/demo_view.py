@@ -93,7 +93,8 @@ class DemoView:
         to_state = STATES.get(event.to_state, "?")
         scope = event.zone_id or event.camera_id
         row = self.incidents.setdefault(event.incident_id, {"rule": event.rule_id, "scope": scope})
-        row.update(state=to_state, value=event.value, threshold=event.threshold)
+        if not (to_state == "inactive" and row.get("state") == "resolved"):  # end of cooldown: keep "resolved"
+            row.update(state=to_state, value=event.value, threshold=event.threshold)
         if to_state == "firing" and event.from_state != 3:
             row["fired"] = _clock(event.at)
         if to_state == "resolved":
