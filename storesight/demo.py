@@ -298,7 +298,7 @@ def _stop_local_redis(url: str) -> None:
 
 def _summary(view, reason: str, startup_s: float, codes: dict, pids: list[int]) -> None:
     left = [pid for pid in pids if _alive(pid)]
-    print(f"\ndemo {reason}. Start-up took {startup_s:.1f} s.")
+    print(f"\ndemo ended: {reason}. Start-up took {startup_s:.1f} s.")
     print(view.status_line())
     fired = sum(1 for row in view.incidents.values() if "fired" in row)
     resolved = sum(1 for row in view.incidents.values() if "resolved" in row)
