@@ -187,35 +187,35 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"starting the embedded broker, Redis, local SMS/e-mail peers and {', '.join(stack.services)}, "
           f"then ingest (logs: {workdir / 'logs'})", flush=True)
     stack.start()
+    view = DemoView([s.id for s in config.stores])
+    reason, codes, watcher, client = "stopped (Ctrl-C)", {}, None, None
     try:
         start_ingest(stack)
-    except BaseException:
-        stack.stop()
-        raise
-    startup_s = time.monotonic() - began
-    pids = [p.proc.pid for p in stack.processes.values()] + [stack.broker._proc.pid]
-    print(f"start-up: {startup_s:.1f} s (all services ready)")
-    if stack.redis_started:
-        print(f"Redis: no Redis answered, started a local Redis at {stack.redis_url} (stopped at exit)")
-    else:
-        print(f"Redis: using Redis at {stack.redis_url}")
-    print("Ctrl-C stops everything." if args.duration is None else f"running for {args.duration:.0f} s",
-          flush=True)
-
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
-    view = DemoView([s.id for s in config.stores])
-    watcher = Watcher(view, stack.config.pipeline.kafka, run_id)
-    client = redis.Redis.from_url(stack.redis_url)
-    reason = "stopped (Ctrl-C)"
-    try:
-        reason = _watch(args, stack, view, watcher, client, prefix, began, stop) or reason
+        startup_s = time.monotonic() - began
+        pids = [p.proc.pid for p in stack.processes.values()] + [stack.broker._proc.pid]
+        print(f"start-up: {startup_s:.1f} s (all services ready)")
+        if stack.redis_started:
+            print(f"Redis: no Redis answered, started a local Redis at {stack.redis_url} (stopped at exit)")
+        else:
+            print(f"Redis: using Redis at {stack.redis_url}")
+        print("Ctrl-C stops everything." if args.duration is None else f"running for {args.duration:.0f} s",
+              flush=True)
+        stop = threading.Event()
+        previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            watcher = Watcher(view, stack.config.pipeline.kafka, run_id)
+            client = redis.Redis.from_url(stack.redis_url)
+            reason = _watch(args, stack, view, watcher, client, prefix, began, stop) or reason
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        watcher.stop()
+        # Whatever happened above (Ctrl-C during start-up included): nothing is left running.
+        if watcher is not None:
+            watcher.stop()
+        if client is not None:
+            client.close()
         codes = stack.stop()
-        client.close()
         if stack.redis_started:
             _stop_local_redis(stack.redis_url)
     if args.capture:
