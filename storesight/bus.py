@@ -116,6 +116,11 @@ class TypedConsumer:
         self._owns_dlq = dlq_producer is None
         self._group = group
         self.dead_lettered = 0
+        for name in self._topics:
+            # Label sets exist (at 0) from the start, so dashboards and alert rules see
+            # "no messages yet" as 0 rather than as missing data.
+            CONSUMED.labels(name)
+            DLQ_MESSAGES.labels(name)
 
     def poll(self, timeout_ms: int = 500, max_records: int = 500) -> list[Record]:
         batches = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)

@@ -21,6 +21,9 @@ VERB_MODULES: list[str] = [
     "services.detect.cli",
     "services.aggregate.cli",
     "services.alerts.cli",
+    "storesight.synth.cli",
+    "storesight.preview_cli",
+    "services.archive.cli",
 ]
 
 EXIT_CONFIG = 2

@@ -42,6 +42,24 @@ def postgres_url() -> str:
     return servers.ensure_postgres()
 
 
+# The Intel clip is run through the real detector once per test session, at 5 frames/s (every
+# 2nd frame: the cameras' default rate), and the JSON lines are shared by the tests that need
+# detector output (detect-file format and accuracy, aggregate on real detections).
+INTEL_EVERY = 2
+
+
+@pytest.fixture(scope="session")
+def intel_detections_file(intel_clip, tmp_path_factory):
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("detect") / "intel.jsonl"
+    subprocess.run([sys.executable, "-m", "storesight", "detect-file", str(intel_clip), "--out", str(out),
+                    "--every", str(INTEL_EVERY), "--start-time", "2026-11-21T09:00:00Z"],
+                   cwd=servers.REPO, check=True, timeout=900, capture_output=True)
+    return out
+
+
 @pytest.fixture(scope="session")
 def intel_clip():
     if not servers.INTEL_CLIP.exists():

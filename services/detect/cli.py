@@ -19,12 +19,27 @@ def _settings(args: argparse.Namespace):
     return (settings.model_copy(update=overrides) if overrides else settings), ignore
 
 
+def with_env_overrides(config):
+    """DETECT_BACKEND and DETECT_DEVICE (set by the CPU and GPU images) override the config's
+    detector, so one region config serves both kinds of detect node."""
+    import os
+
+    from storesight.config import DetectSettings
+
+    overrides = {key: os.environ[var] for key, var in (("backend", "DETECT_BACKEND"), ("device", "DETECT_DEVICE"))
+                 if os.environ.get(var)}
+    if not overrides:
+        return config
+    detect = DetectSettings.model_validate({**config.pipeline.detect.model_dump(), **overrides})
+    return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"detect": detect})})
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
     from services.detect.service import GROUP, run
     from storesight.config import load_config
     from storesight.service import start_service
 
-    config = load_config(args.config)
+    config = with_env_overrides(load_config(args.config))
     runner = start_service("detect")
     try:
         run(config, runner, group=args.group or GROUP)

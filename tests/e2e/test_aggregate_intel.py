@@ -1,8 +1,8 @@
 """The labelled Intel clip end to end: detector output (JSONL) -> aggregate core.
 
-Needs a detections file made by the detect service from the clip (one JSON object per frame,
-see services/aggregate/detections_file.py). It is looked for at $STORESIGHT_INTEL_DETECTIONS,
-else beside the clip as ``detections.jsonl``; the test skips when neither exists.
+The detections come from the real detector run over the clip once per test session at 5 fps
+(``intel_detections_file`` in tests/conftest.py: one JSON object per frame, see
+services/aggregate/detections_file.py); $STORESIGHT_INTEL_DETECTIONS can point at another file.
 
 Definitions on this clip (examples/demo-store.yaml): people walk in from the bottom/left
 edge, so no line sees them come in; they leave through the right edge across 'right-exit'
@@ -26,17 +26,13 @@ from storesight.config import load_config
 from tests.support.servers import INTEL_DIR, REPO
 
 FPS = 10.0
-
-
-def detections_path() -> Path:
-    return Path(os.environ.get("STORESIGHT_INTEL_DETECTIONS", INTEL_DIR / "detections.jsonl"))
+# The module's first test may pay for the shared detector run over the clip.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def run():
-    path = detections_path()
-    if not path.exists():
-        pytest.skip(f"no detector output for the Intel clip at {path} (run the detect service on it)")
+def run(intel_detections_file):
+    path = Path(os.environ.get("STORESIGHT_INTEL_DETECTIONS", intel_detections_file))
     config = load_config(REPO / "examples" / "demo-store.yaml")
     visits: list[Visit] = []
     agg = Aggregator(config, on_visit=visits.append)

@@ -1,34 +1,31 @@
 """``storesight detect-file`` on the labelled Intel clip: the documented JSON-lines format and counts.
 
-The clip is run once per session at 2 frames/s (every 5th frame) to keep CI short; the full
-10 fps numbers are in bench/ACCURACY.md (python -m bench.accuracy).
+The clip is run once per session at 5 frames/s (the ``intel_detections_file`` fixture in
+tests/conftest.py, shared with the aggregate tests); the full 10 fps numbers are in
+bench/ACCURACY.md (python -m bench.accuracy).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from bench.accuracy.groundtruth import intel_counts, intel_visits
 from bench.accuracy.scoring import score, tracks_per_visit
 from services.detect.pipeline import FrameResult
+from tests.conftest import INTEL_EVERY
 from tests.support import servers
 
-pytestmark = pytest.mark.slow
+# The first test pays for the shared detector run over the clip (minutes on 2 CPU cores).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-EVERY = 5
+EVERY = INTEL_EVERY
 
 
 @pytest.fixture(scope="session")
-def intel_detections(intel_clip, tmp_path_factory) -> list[str]:
-    out = tmp_path_factory.mktemp("detect") / "intel.jsonl"
-    subprocess.run([sys.executable, "-m", "storesight", "detect-file", str(intel_clip), "--out", str(out),
-                    "--every", str(EVERY), "--start-time", "2026-11-21T09:00:00Z"],
-                   cwd=servers.REPO, check=True, timeout=600, capture_output=True)
-    return out.read_text().splitlines()
+def intel_detections(intel_detections_file) -> list[str]:
+    return intel_detections_file.read_text().splitlines()
 
 
 def test_output_is_one_documented_json_line_per_processed_frame(intel_detections):
@@ -43,7 +40,7 @@ def test_output_is_one_documented_json_line_per_processed_frame(intel_detections
     assert 0 <= x1 < x2 <= 1 and 0 <= y1 < y2 <= 1 and person["foot"] == [pytest.approx((x1 + x2) / 2, abs=1e-4), y2]
     results = [FrameResult.from_json(line) for line in intel_detections]
     assert [r.frame for r in results] == list(range(0, 1394, EVERY))
-    assert results[10].t == pytest.approx(5.0) and results[10].to_json() == intel_detections[10]
+    assert results[10].t == pytest.approx(10 * EVERY / 10) and results[10].to_json() == intel_detections[10]
 
 
 def test_counts_and_visitors_match_the_labels(intel_detections):

@@ -1,0 +1,53 @@
+"""``storesight zones preview --config FILE --camera ID --out PNG`` (drawing: ``storesight.preview``)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _cmd_zones_preview(args: argparse.Namespace) -> int:
+    import cv2
+
+    from storesight.config import ConfigError, load_config
+    from storesight.preview import draw_layout
+    from storesight.video import reference_frame
+
+    try:
+        config = load_config(args.config)
+        _store, camera = config.camera(args.camera)
+    except ConfigError as exc:
+        print(f"{args.config}: {len(exc.problems)} problem(s)")
+        for problem in exc.problems:
+            print(f"  {problem}")
+        return 2
+    except KeyError as exc:
+        print(exc.args[0])
+        return 2
+    try:
+        frame = reference_frame(camera.source, samples=args.samples, at_s=args.at)
+    except OSError as exc:
+        print(f"camera {camera.id}: {exc}")
+        return 1
+    if frame.shape[1] > camera.max_width:
+        scale = camera.max_width / frame.shape[1]
+        frame = cv2.resize(frame, (camera.max_width, round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    if not cv2.imwrite(args.out, draw_layout(frame, camera)):
+        print(f"cannot write {args.out} (use a .png name in an existing folder)")
+        return 1
+    print(f"wrote {args.out}: camera {camera.id}, {len(camera.zones)} zone(s), {len(camera.lines)} line(s), "
+          f"{frame.shape[1]}x{frame.shape[0]}")
+    return 0
+
+
+def register(sub) -> None:
+    zones = sub.add_parser("zones", help="calibration: draw a camera's zones and lines on its picture")
+    zones_sub = zones.add_subparsers(dest="action", required=True)
+    preview = zones_sub.add_parser("preview", help="write a PNG of a reference frame with zones and lines")
+    preview.add_argument("--config", required=True)
+    preview.add_argument("--camera", required=True, help="camera id")
+    preview.add_argument("--out", required=True, help="PNG file to write")
+    preview.add_argument("--samples", type=int, default=40,
+                         help="files: frames sampled to find the empty scene (else their per-pixel median)")
+    preview.add_argument("--at", type=float, default=None,
+                         help="files: use the single frame at this second instead (pick a moment the scene is empty)")
+    preview.set_defaults(func=_cmd_zones_preview)

@@ -1,0 +1,245 @@
+"""Prometheus really scrapes the services, and every dashboard query and rule expression has data.
+
+What runs, all real and on loopback:
+- the embedded broker (a fresh one: the registry's topics, created by ``ensure_topics``),
+  Redis and PostgreSQL from tests/support/servers.py, an aiosmtpd SMTP server;
+- alerts, aggregate, detect and ingest, each started as
+  ``python -m services.<name> --config <tmp>/region.yaml`` with STORESIGHT_HTTP_PORT set to a
+  free port and KAFKA_BOOTSTRAP, REDIS_URL, DATABASE_URL, DETECT_BACKEND=onnxruntime,
+  DETECT_DEVICE=cpu in the environment; ingest replays the labelled Intel clip in real time;
+- Debian's Prometheus, scraping the four services every second and loading
+  deploy/prometheus/rules/*.yml.
+
+The store's rule mails the manager (SMTP, succeeds) and calls a webhook on a closed port
+(fails), so both ``status`` values of the delivery counter and the alerts DLQ get series.
+
+For counters of rare events (drops, reconnects, late records, line crossings, DLQ) to have a
+series before the first event, the services create their label sets at start-up from what
+they know (cameras, stores, lines, drop reasons, channel x status "sent"/"failed"), at 0:
+"nothing happened yet" is then 0 on the dashboards, not "no data".
+
+A missing service package fails the test (it does not skip): deployment is only right when
+every service it deploys exports what the dashboards read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deploy.check import as_bool_comparisons, dashboard_queries, rule_expressions, substitute_variables
+from deploy.metrics import HISTOGRAM, METRICS, SERVICE_PREFIXES
+from storesight.broker import free_port
+from storesight.topics import ensure_topics
+from tests.support.servers import wait_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+# Started in this order: consumers before producers, so nothing is missed.
+SCRAPED = ("alerts", "aggregate", "detect", "ingest")
+DATA_TIMEOUT_S = 180
+
+
+def _region_config(path: Path, clip: Path, store: str, camera: str, bootstrap: str, redis_url: str,
+                   database_url: str, smtp_port: int, closed_port: int) -> Path:
+    config = {
+        "region": "obs-test",
+        "pipeline": {
+            "kafka": {"bootstrap": bootstrap},
+            "redis_url": redis_url,
+            "database_url": database_url,
+            "aggregate": {"window_s": 5, "stale_after_s": 15},
+            "alerts": {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_starttls": False,
+                       "max_attempts": 2, "retry_initial_s": 0.2, "ack_base_url": "http://127.0.0.1:1"},
+        },
+        "stores": [{
+            "id": store,
+            "timezone": "UTC",
+            "cameras": [{
+                "id": camera,
+                "source": str(clip),
+                "fps": 5,
+                "realtime": True,
+                "zones": [
+                    {"id": "floor", "kind": "area", "capacity": 10,
+                     "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]},
+                    {"id": "queue", "kind": "queue", "polygon": [[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]},
+                ],
+                "lines": [{"id": "middle", "a": [0.5, 0.0], "b": [0.5, 1.0], "in_point": [0.25, 0.5]}],
+            }],
+            "rules": [{
+                "id": "someone-there", "metric": "occupancy", "zone": "floor", "op": ">=", "threshold": 1,
+                "clear_threshold": 0, "for_s": 0, "cooldown_s": 0, "only_business_hours": False,
+                "channels": ["email", "webhook"],
+                "recipients": [{"name": "Manager", "email": "manager@obs.example",
+                                "webhook_url": f"http://127.0.0.1:{closed_port}/hook"}],
+            }],
+        }],
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+class ServiceProcess:
+    """One service as its container runs it: ``python -m services.<name> --config FILE``."""
+
+    def __init__(self, name: str, config: Path, env: dict[str, str], log_dir: Path):
+        main = REPO / "services" / name / "__main__.py"
+        if not main.exists():
+            pytest.fail(f"services.{name} is not in this tree ({main.relative_to(REPO)} is missing): "
+                        "the observability test needs every scraped service")
+        self.name = name
+        self.port = free_port()
+        self.log = log_dir / f"{name}.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}", "--config", str(config)],
+            cwd=REPO, env={**env, "STORESIGHT_HTTP_PORT": str(self.port)},
+            stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        pytest.fail(f"{self.name} not ready on /readyz after {timeout_s} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+class PrometheusServer:
+    """Debian's Prometheus on loopback, scraping the given services every second."""
+
+    def __init__(self, workdir: Path, targets: dict[str, int]):
+        binary = shutil.which("prometheus")
+        if binary is None:
+            pytest.fail("Debian's prometheus is not installed (make setup installs it)")
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(p) for p in sorted((DEPLOY / "prometheus" / "rules").glob("*.yml"))],
+            "scrape_configs": [{
+                "job_name": "storesight",
+                "static_configs": [{"targets": [f"127.0.0.1:{port}"], "labels": {"service": name}}
+                                   for name, port in targets.items()],
+            }],
+        }
+        config_file = workdir / "prometheus.yml"
+        config_file.write_text(yaml.safe_dump(config))
+        self.port = free_port()
+        self.log = workdir / "prometheus.log"
+        self.proc = subprocess.Popen(
+            [binary, f"--config.file={config_file}", f"--storage.tsdb.path={workdir / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+            stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        if not wait_port("127.0.0.1", self.port, 30):
+            self.stop()
+            pytest.fail(f"prometheus did not start:\n{self.log.read_text()}")
+
+    def query(self, expr: str) -> list[dict]:
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            body = json.load(reply)
+        assert body["status"] == "success", body
+        return body["data"]["result"]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+
+@pytest.fixture()
+def smtp_port():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller.port
+    controller.stop()
+
+
+def _expected_series(service: str) -> set[str]:
+    names = {name for name in METRICS if name.startswith(SERVICE_PREFIXES[service])}
+    return {f"{n}_bucket" if METRICS[n] == HISTOGRAM else n for n in names}
+
+
+def test_prometheus_scrapes_the_services_and_every_query_has_data(
+        tmp_path, fresh_broker, redis_url, postgres_url, intel_clip, smtp_port):
+    suffix = uuid.uuid4().hex[:6]
+    store, camera = f"obs-{suffix}", f"obs-cam-{suffix}"
+    ensure_topics(fresh_broker.bootstrap)
+    config = _region_config(tmp_path / "region.yaml", intel_clip, store, camera, fresh_broker.bootstrap,
+                            redis_url, postgres_url, smtp_port, free_port())
+    env = {**os.environ, "KAFKA_BOOTSTRAP": fresh_broker.bootstrap, "REDIS_URL": redis_url,
+           "DATABASE_URL": postgres_url, "DETECT_BACKEND": "onnxruntime", "DETECT_DEVICE": "cpu",
+           "YOLO_OFFLINE": "1", "LOG_LEVEL": "INFO"}
+    services: list[ServiceProcess] = []
+    prometheus = None
+    try:
+        for name in SCRAPED:
+            service = ServiceProcess(name, config, env, tmp_path)
+            services.append(service)
+            service.wait_ready(90)
+        prometheus = PrometheusServer(tmp_path, {s.name: s.port for s in services})
+
+        # Each expression must return at least one series at some point while the clip plays.
+        pending: dict[str, str] = {}
+        for where, expr in dashboard_queries(DEPLOY / "grafana" / "dashboards"):
+            pending[f"dashboard {where}"] = substitute_variables(expr, store)
+        for name, expr in rule_expressions(DEPLOY / "prometheus"):
+            pending[f"rule {name}"] = as_bool_comparisons(expr)
+        total = len(pending)
+        deadline = time.monotonic() + DATA_TIMEOUT_S
+        while pending and time.monotonic() < deadline:
+            for service in services:
+                assert service.proc.poll() is None, f"{service.name} died:\n{service.log_tail()}"
+            for where, expr in list(pending.items()):
+                if prometheus.query(expr):
+                    del pending[where]
+            time.sleep(2)
+
+        up = {r["metric"]["service"]: r["value"][1] for r in prometheus.query('up{job="storesight"}')}
+        assert up == {name: "1" for name in SCRAPED}, up
+        present: dict[str, set[str]] = {}
+        for row in prometheus.query('group by (__name__, service) ({__name__=~"storesight_.+"})'):
+            present.setdefault(row["metric"]["service"], set()).add(row["metric"]["__name__"])
+        missing_metrics = {name: sorted(_expected_series(name) - present.get(name, set())) for name in SCRAPED}
+        missing_metrics = {k: v for k, v in missing_metrics.items() if v}
+        assert not missing_metrics, f"agreed metrics not exported: {missing_metrics}"
+        assert not pending, (f"{len(pending)} of {total} expressions never returned a series:\n"
+                             + "\n".join(f"  {where}: {expr}" for where, expr in pending.items()))
+    finally:
+        if prometheus is not None:
+            prometheus.stop()
+        for service in reversed(services):
+            service.stop()
