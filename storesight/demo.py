@@ -1,5 +1,9 @@
 """``storesight demo`` (``make demo``): the whole pipeline on one machine with a sample clip, watched live.
 
+The clip is the labelled Intel clip of the demo config; where it is missing (no ../shared/data),
+a synthetic store clip with a checkout queue is generated (``storesight synth --scenario demo``)
+and the demo runs on the store config written with it.
+
 LocalStack starts the embedded broker, the topics, Redis (a running one is used), local SMS and
 e-mail peers and ingest/detect/aggregate/alerts as separate processes. The clip replays in real
 time with capture times starting now, so the pipeline sees it as a live camera. The view shows
@@ -47,19 +51,23 @@ def missing_clips(config: Config) -> list[tuple[str, Path]]:
             if (path := file_source(camera)) is not None and not path.exists()]
 
 
-def synthetic_fallback(missing: list[tuple[str, Path]], workdir: Path) -> dict[str, Path]:
-    """Replacement clips for cameras whose file is missing, from the synthetic clip generator."""
+def synthetic_fallback(missing: list[tuple[str, Path]], workdir: Path) -> Path:
+    """A synthetic store clip (``storesight synth --scenario demo``) and its store config, for a
+    machine without the labelled clip; returns the config to run the demo on."""
+    from storesight.synth.render import generate
+
+    names = ", ".join(f"{camera}: {path}" for camera, path in missing)
+    print(f"the demo clip is missing ({names}): generating a synthetic store clip "
+          "(storesight synth --scenario demo) instead", flush=True)
     try:
-        from storesight import synth  # noqa: F401 - present once the generator is merged
-    except ImportError:
-        names = ", ".join(f"{camera}: {path}" for camera, path in missing)
-        raise DemoError(
-            f"the demo clip is missing ({names}) and the synthetic clip generator is not installed "
-            "(module storesight.synth, `storesight synth`, not merged yet). Put the labelled Intel clip "
-            "at that path (see /work/shared/data/intel-one-by-one/README.md) or run the demo with "
-            "--config pointing at a camera whose source exists.") from None
-    raise DemoError("storesight.synth is present but the demo does not call it yet: merge main and wire "
-                    "synthetic_fallback() to its generator")
+        result = generate(workdir / "synth", scenario="demo")
+    except OSError as exc:
+        raise DemoError(f"the demo clip is missing ({names}) and the synthetic clip could not be made: {exc}") from exc
+    summary = result.truth.summary()
+    print(f"synthetic clip: {result.video} ({summary['duration_s']:.0f} s, {summary['people']} people from the "
+          f"{result.people_source} images, queue up to {summary['max_queue_length']}) in {result.seconds:.1f} s; "
+          f"store config {result.config}")
+    return Path(result.config)
 
 
 def demo_config(config_path: Path, workdir: Path, fps: float, window_s: int) -> Path:
@@ -167,7 +175,8 @@ def run_demo(args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     missing = missing_clips(config)
     if missing:
-        synthetic_fallback(missing, workdir)
+        config_path = synthetic_fallback(missing, workdir)
+        config = load_config(config_path)
     for camera_id, path in [(c.id, file_source(c)) for _, c in config.cameras()]:
         if path is not None:
             print(f"camera {camera_id}: replaying {path} in real time")

@@ -89,3 +89,20 @@ def test_demo_starts_fast_shows_live_counts_and_an_sms_and_stops_cleanly(intel_c
     assert processes_mentioning(str(workdir)) == []
     assert processes_mentioning(f"tcp://{bootstrap}") == []
     print(f"demo test wall time {time.monotonic() - began:.0f} s")
+
+
+@pytest.mark.slow
+def test_without_the_clip_the_demo_runs_on_a_generated_synthetic_store(tmp_path):
+    from storesight.config import load_config
+    from storesight.demo import missing_clips, synthetic_fallback
+
+    config_text = (REPO / "examples" / "demo-store.yaml").read_text()
+    missing = tmp_path / "demo-store.yaml"
+    missing.write_text(config_text.replace("../../shared/data/intel-one-by-one/", "no-such-folder/"))
+    absent = missing_clips(load_config(missing))
+    assert [camera for camera, _ in absent] == ["cam-table"]
+    replacement = load_config(synthetic_fallback(absent, tmp_path))
+    assert missing_clips(replacement) == []
+    store = replacement.stores[0]
+    assert any(zone.kind.value == "queue" for camera in store.cameras for zone in camera.zones)
+    assert store.rules, "the synthetic store comes with its queue rule"
