@@ -16,6 +16,7 @@ from storesight.config import ConfigError, json_schema, load_config
 # Modules that add verbs, in the order they appear in --help.
 VERB_MODULES: list[str] = [
     "storesight.demo",
+    "storesight.analyze",
     "services.ingest.cli",
     "services.detect.cli",
     "services.aggregate.cli",

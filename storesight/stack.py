@@ -133,6 +133,8 @@ class LocalStack:
     broker_port: int | None = None
     ready_timeout_s: float = 60.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Extra command-line options per service, e.g. {"aggregate": ("--group", "g1")}.
+    service_args: dict[str, tuple[str, ...]] = field(default_factory=dict)
     broker: EmbeddedBroker | None = None
     peers: Peers | None = None
     redis_url: str = ""
@@ -157,7 +159,7 @@ class LocalStack:
                    "REDIS_URL": self.redis_url, "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
             for name in self.services:
                 self.processes[name] = ServiceProcess(name, self.run_config_path, env, self.workdir / "logs",
-                                                      port=ports[name])
+                                                      port=ports[name], args=self.service_args.get(name, ()))
             for name in self.services:
                 self.processes[name].wait_ready(self.ready_timeout_s)
         except BaseException:
