@@ -97,6 +97,11 @@ class AggregateWorker:
         self._last_checkpoint = time.monotonic()
         self._last_refresh = 0.0
         self.assigned = False
+        for store in config.stores:
+            if store.privacy.attributes_enabled and store.privacy.track_close_s >= self.settings.allowed_lateness_s:
+                # Detect publishes a window's groups track_close_s after its end: they would all be late.
+                log.warning("privacy.track_close_s must be below allowed_lateness_s, or attribute groups arrive "
+                            "after their window closed and are dropped as late", extra={"store": store.id})
 
     # ------------------------------------------------------------ checkpoints
 
