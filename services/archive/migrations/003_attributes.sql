@@ -1,6 +1,6 @@
 -- Sentiment and demographics by store-local hour, from the k-anonymous attribute aggregates that
--- opted-in stores send with ZoneStats (zone_stats.attributes). Counts are track-windows: a person
--- present in three windows of an hour counts three times, so compare shares, not absolute counts.
+-- opted-in stores send with ZoneStats (zone_stats.attributes). Detect counts each track once, in
+-- the window where it was last seen, so a count is a number of visits (tracks) ending in that hour.
 CREATE VIEW attributes_hourly AS
 SELECT z.store_id,
        z.zone_id,
