@@ -36,6 +36,10 @@ METRICS: dict[str, str] = {
     "storesight_camera_up": GAUGE,
     "storesight_aggregate_late_records_total": COUNTER,
     "storesight_aggregate_records_total": COUNTER,
+    # aggregate, opt-in sentiment (docs/privacy.md): labels from services/detect/attributes/labels.py
+    "storesight_zone_expression_tracks": GAUGE,
+    "storesight_zone_age_band_tracks": GAUGE,
+    "storesight_zone_gender_tracks": GAUGE,
     # alerts
     "storesight_alerts_incidents": GAUGE,
     "storesight_alerts_notifications_total": COUNTER,
@@ -47,6 +51,14 @@ METRICS: dict[str, str] = {
     "storesight_produced_messages_total": COUNTER,
     "storesight_consumer_lag_messages": GAUGE,
 }
+
+# Exported only for cameras whose store opted in to attributes, and only for windows with a
+# k-anonymous group: a region without sentiment has no such series (and no data in those panels).
+OPT_IN: frozenset[str] = frozenset({
+    "storesight_zone_expression_tracks",
+    "storesight_zone_age_band_tracks",
+    "storesight_zone_gender_tracks",
+})
 
 # Which service exports which metrics (the bus metrics come from every service that uses the bus).
 SERVICE_PREFIXES: dict[str, tuple[str, ...]] = {

@@ -16,12 +16,14 @@ from storesight.config import ConfigError, json_schema, load_config
 # Modules that add verbs, in the order they appear in --help.
 VERB_MODULES: list[str] = [
     "storesight.demo",
+    "storesight.analyze",
     "services.ingest.cli",
     "services.detect.cli",
     "services.aggregate.cli",
     "services.alerts.cli",
     "storesight.synth.cli",
     "storesight.preview_cli",
+    "services.archive.cli",
 ]
 
 EXIT_CONFIG = 2

@@ -148,6 +148,8 @@ class LocalStack:
     # A Redis of this run's own on a free port, shut down by stop(): tests and benchmarks that
     # scan or time every key must not share one with other runs (keys are per store, not per run).
     private_redis: bool = False
+    # Extra command-line options per service, e.g. {"aggregate": ("--group", "g1")}.
+    service_args: dict[str, tuple[str, ...]] = field(default_factory=dict)
     broker: EmbeddedBroker | None = None
     peers: Peers | None = None
     redis_url: str = ""
@@ -173,7 +175,7 @@ class LocalStack:
                    "REDIS_URL": self.redis_url, "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
             for name in self.services:
                 self.processes[name] = ServiceProcess(name, self.run_config_path, env, self.workdir / "logs",
-                                                      port=ports[name])
+                                                      port=ports[name], args=self.service_args.get(name, ()))
             for name in self.services:
                 self.processes[name].wait_ready(self.ready_timeout_s)
         except BaseException:

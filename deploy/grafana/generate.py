@@ -53,6 +53,23 @@ def stat(title, queries, unit, grid, description="", mappings=None):
     return _panel("stat", title, queries, unit, grid, description, **extra)
 
 
+def bars(title, queries, unit, grid, description=""):
+    """Horizontal bars of each series' latest value (a distribution now, rather than a trend)."""
+    extra = {"options": {"reduceOptions": {"calcs": ["lastNotNull"]}, "orientation": "horizontal",
+                         "displayMode": "gradient", "showUnfilled": True}}
+    return _panel("bargauge", title, queries, unit, grid, description, **extra)
+
+
+def share(metric: str) -> str:
+    """Each label's share of its zone's tracks: the series over their per-zone sum."""
+    selected = f"{metric}{{{STORE}}}"
+    return f"{selected} / on (store, zone) group_left sum by (store, zone) ({selected})"
+
+
+SENTIMENT_NOTE = ("Opt-in (docs/privacy.md): only zones of cameras with attributes enabled, and only windows "
+                  "where at least k shoppers were classified; empty otherwise (never 0). Last closed window.")
+
+
 def _value_map(names: dict[str, tuple[str, str]]) -> list[dict]:
     """Value -> (text, colour) mapping for 0/1 state gauges."""
     return [{"type": "value",
@@ -111,9 +128,17 @@ def store_live() -> dict:
                    (0, 12, 12, 8), "People waiting in each queue zone."),
         timeseries("Estimated wait", [(f"storesight_zone_wait_seconds{{{STORE}}}", "{{zone}}")], "s",
                    (12, 12, 12, 8), "Expected wait at the back of each queue."),
+        timeseries("Expression share per zone", [(share("storesight_zone_expression_tracks"),
+                                                  "{{zone}} {{expression}}")], "percentunit", (0, 20, 12, 8),
+                   "Share of shoppers per facial expression, per zone and window. " + SENTIMENT_NOTE),
+        bars("Age bands per zone", [(f"storesight_zone_age_band_tracks{{{STORE}}}", "{{zone}} {{band}}")], "none",
+             (12, 20, 6, 8), "Shoppers per estimated age band (rough: see docs/privacy.md). " + SENTIMENT_NOTE),
+        bars("Gender share per zone", [(share("storesight_zone_gender_tracks"), "{{zone}} {{gender}}")],
+             "percentunit", (18, 20, 6, 8),
+             "Share of a binary model output, not anyone's gender. " + SENTIMENT_NOTE),
     ]
     return _dashboard("storesight-store-live", "StoreSight / Store live", panels, [store_variable],
-                      "One store now: people per zone, queues, entries, cameras and open incidents.")
+                      "One store now: people per zone, queues, entries, cameras, open incidents and (opt-in) sentiment.")
 
 
 def operations() -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.aggregate.core import FrameRecord, HealthRecord, LiveZone, WindowStats
+from services.detect.attributes import wire
 from storesight.contracts import CameraHealth, Detections, ZoneStats, seconds
 
 _STATUS = {"OK": ZoneStats.STATUS_OK, "PARTIAL": ZoneStats.STATUS_PARTIAL, "UNKNOWN": ZoneStats.STATUS_UNKNOWN}
@@ -16,7 +17,8 @@ _OPTIONAL = ("occupancy_avg", "occupancy_min", "occupancy_max", "entries", "exit
 def frame_from_proto(msg: Detections) -> FrameRecord:
     persons = msg.persons
     return FrameRecord(msg.camera_id, seconds(msg.capture_time), [p.track_id for p in persons],
-                       [(p.foot.x, p.foot.y) for p in persons], msg.frame_seq)
+                       [(p.foot.x, p.foot.y) for p in persons], msg.frame_seq,
+                       [wire.from_proto(g) for g in msg.attributes])
 
 
 def health_from_proto(msg: CameraHealth) -> HealthRecord:
@@ -33,6 +35,8 @@ def zone_stats_to_proto(stats: WindowStats) -> ZoneStats:
         value = getattr(stats, name)
         if value is not None:  # absent means unknown: never write a 0 for "no data"
             setattr(msg, name, value)
+    if stats.attributes is not None:
+        msg.attributes.append(wire.to_proto(stats.attributes))
     return msg
 
 

@@ -22,21 +22,30 @@ Definitions (the README repeats them):
   wait = mean dwell of served visits.
 - Visitors: per camera view, a track counts once when it has been seen for min_visit_dwell_s;
   lines count entries/exits as ``line:<id>`` records; the view as ``camera:<id>``.
+- Attributes (opt-in sentiment): detect's k-anonymous groups ride on frame records and go,
+  whole, with the window and zone they name; groups of the same zone and window are merged
+  (``attributes.py`` has the rule). A group for a closed window is late, like a record.
 """
 
 from __future__ import annotations
 
 import bisect
+import logging
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.aggregate.attributes import merge, rejection, window_of
 from services.aggregate.geometry import LineSet, PolygonSet
 from services.aggregate.lines import ENTRY, LineCrossings
 from services.aggregate.queues import littles_law_wait, percentile, throughput_per_min, union_length
+from services.detect.attributes.anonymity import AttributeGroup
 from storesight.config import AggregateSettings, Config
+
+log = logging.getLogger(__name__)
 
 OK, PARTIAL, UNKNOWN = "OK", "PARTIAL", "UNKNOWN"
 FULL_COVERAGE = 0.999
@@ -50,6 +59,7 @@ class FrameRecord:
     """Detections of one frame: track ids (0 = untracked) and foot points [(x, y)], normalised.
 
     Plain lists (numpy arrays are accepted too): the aggregator builds its arrays per batch.
+    ``attributes``: the k-anonymous groups detect finished with this frame (usually none).
     """
 
     camera_id: str
@@ -57,6 +67,7 @@ class FrameRecord:
     track_ids: list[int]
     feet: list[tuple[float, float]]
     frame_seq: int = 0
+    attributes: list[AttributeGroup] = field(default_factory=list)
 
     @classmethod
     def of(cls, camera_id: str, capture_s: float, persons: Iterable[tuple[int, float, float]],
@@ -102,6 +113,7 @@ class WindowStats:
     wait_measured_s: float | None = None
     throughput_per_min: float | None = None
     late_records: int = 0
+    attributes: AttributeGroup | None = None  # merged k-anonymous group of this zone and window
 
 
 @dataclass
@@ -154,9 +166,10 @@ class CameraModel:
     line_ids: list[str]
     polygons: PolygonSet
     lines: LineSet
+    attributes_k: int | None = None  # k of the store when the camera opted in to attributes, else None
 
     @classmethod
-    def from_config(cls, store_id: str, camera) -> CameraModel:
+    def from_config(cls, store_id: str, camera, attributes_k: int | None = None) -> CameraModel:
         ids = [z.id for z in camera.zones]
         return cls(
             store_id=store_id,
@@ -167,6 +180,7 @@ class CameraModel:
             line_ids=[ln.id for ln in camera.lines],
             polygons=PolygonSet([z.polygon for z in camera.zones]),
             lines=LineSet([(ln.a, ln.b, ln.in_point) for ln in camera.lines]),
+            attributes_k=attributes_k,
         )
 
 
@@ -193,6 +207,8 @@ class Window:
     line_exits: list[int] = field(default_factory=list)
     visitors: int = 0
     heat: list[int] = field(default_factory=list)  # flat (grid_y * grid_x) foot-point counts
+    # zone slot -> merged attribute group; None (not {}) so checkpoints from before this field load
+    attributes: dict[int, AttributeGroup] | None = None
 
     def __post_init__(self) -> None:
         n = self.zones + 1  # the last slot is the whole camera view
@@ -259,10 +275,14 @@ class Aggregator:
     def __init__(self, config: Config, settings: AggregateSettings | None = None,
                  state: AggregatorState | None = None, on_visit: Callable[[Visit], None] | None = None):
         self.settings = settings or config.pipeline.aggregate
-        self.models = {c.id: CameraModel.from_config(s.id, c) for s, c in config.cameras()}
+        # The same double opt-in as detect: the store's privacy switch and the camera's own.
+        self.models = {c.id: CameraModel.from_config(
+            s.id, c, s.privacy.k_anonymity if s.privacy.attributes_enabled and c.attributes_enabled else None)
+            for s, c in config.cameras()}
         self.state = state or AggregatorState()
         self.on_visit = on_visit
         self.unknown_cameras = 0
+        self.dropped_groups: Counter = Counter()  # (store, reason) -> attribute groups not published
 
     # ------------------------------------------------------------ input
 
@@ -286,7 +306,10 @@ class Aggregator:
                 self.unknown_cameras += 1
                 continue
             self.state.records += 1
-            self._frame(model, self._camera(model), rec, *geometry[index])
+            cam = self._camera(model)
+            self._frame(model, cam, rec, *geometry[index])
+            if rec.attributes:
+                self._attributes(model, cam, rec.attributes)
             self._advance(rec.capture_s, out)
         return out
 
@@ -429,6 +452,33 @@ class Aggregator:
                             win.line_exits[ln] += 1
                             totals[1] += 1
 
+    def _attributes(self, model: CameraModel, cam: CameraState, groups: list[AttributeGroup]) -> None:
+        """Merge each group, whole, into its zone's slot of its window; drop (and count) what does not fit."""
+        nz = len(model.zone_ids)
+        for group in groups:
+            reason = rejection(group, model.attributes_k)
+            start = window_of(group, self.settings.window_s) if reason is None else None
+            if reason is None and start is None:
+                reason = "spans_windows"
+            slot = nz if group.zone_id == "" else (model.zone_ids.index(group.zone_id)
+                                                   if group.zone_id in model.zone_ids else None)
+            if reason is None and slot is None:
+                reason = "unknown_zone"
+            if reason is None and start < cam.next_close:
+                reason = "late"
+                cam.late_pending += 1
+                self.state.late_total[model.store_id] = self.state.late_total.get(model.store_id, 0) + 1
+            if reason is not None:
+                self.dropped_groups[(model.store_id, reason)] += 1
+                # Where and why only: never a label or a count.
+                log.warning("attribute group dropped", extra={"store": model.store_id, "camera": model.camera_id,
+                                                             "zone": group.zone_id, "reason": reason})
+                continue
+            win = self._window(model, cam, start)
+            if win.attributes is None:
+                win.attributes = {}
+            win.attributes[slot] = merge(win.attributes.get(slot), group)
+
     def _end_visit(self, model: CameraModel, cam: CameraState, track_id: int, track: Track, z: int) -> None:
         start, end = track.visit_start[z], track.last_in[z]
         track.visit_start[z] = None
@@ -540,6 +590,7 @@ class Aggregator:
         late, cam.late_pending = cam.late_pending, 0
         known = status != UNKNOWN
         nz = len(model.zone_ids)
+        attributes = win.attributes or {}
 
         def stats(zone_id: str, kind: str, **values) -> WindowStats:
             values = values if known else {}
@@ -568,7 +619,10 @@ class Aggregator:
                     cam.last_rate[z] = served / covered_s if covered_s > 0 else None
             elif not is_view:
                 cam.last_rate[z] = None
-            out.append(stats(zone_id, kind, **values))
+            record = stats(zone_id, kind, **values)
+            # Counts detect already made k-anonymous: published whatever the window's coverage.
+            record.attributes = attributes.get(z)
+            out.append(record)
         for ln, line_id in enumerate(model.line_ids):
             values = dict(entries=win.line_entries[ln], exits=win.line_exits[ln])
             out.append(stats(f"line:{line_id}", "line", **values))

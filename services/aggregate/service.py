@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from kafka import ConsumerRebalanceListener
 from prometheus_client import Counter, Gauge
 
+from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
 from storesight.bus import TypedConsumer, TypedProducer
@@ -46,6 +47,19 @@ ENTRIES = Counter("storesight_zone_entries_total", "Line crossings towards the i
 EXITS = Counter("storesight_zone_exits_total", "Line crossings towards the outside", ["store", "line"])
 LATE = Counter("storesight_aggregate_late_records_total", "Records for already closed windows", ["store"])
 RECORDS = Counter("storesight_aggregate_records_total", "Detection and health records aggregated")
+# Opt-in sentiment (docs/privacy.md): tracks per label in the zone's last closed window, only for
+# k-anonymous groups; no sample at all when the window had none. Labels are the fixed sets of labels.py.
+ATTRIBUTE_TRACKS = {
+    "expression": Gauge("storesight_zone_expression_tracks",
+                        "Tracks per expression in the zone's last closed window (k-anonymous groups only)",
+                        ["store", "zone", "expression"]),
+    "band": Gauge("storesight_zone_age_band_tracks",
+                  "Tracks per age band in the zone's last closed window (k-anonymous groups only)",
+                  ["store", "zone", "band"]),
+    "gender": Gauge("storesight_zone_gender_tracks",
+                    "Tracks per gender label in the zone's last closed window (k-anonymous groups only)",
+                    ["store", "zone", "gender"]),
+}
 
 
 def redis_url_from_env(config: Config) -> str:
@@ -83,6 +97,11 @@ class AggregateWorker:
         self._last_checkpoint = time.monotonic()
         self._last_refresh = 0.0
         self.assigned = False
+        for store in config.stores:
+            if store.privacy.attributes_enabled and store.privacy.track_close_s >= self.settings.allowed_lateness_s:
+                # Detect publishes a window's groups track_close_s after its end: they would all be late.
+                log.warning("privacy.track_close_s must be below allowed_lateness_s, or attribute groups arrive "
+                            "after their window closed and are dropped as late", extra={"store": store.id})
 
     # ------------------------------------------------------------ checkpoints
 
@@ -189,6 +208,8 @@ class AggregateWorker:
     def _publish_closed(self, out) -> None:
         if isinstance(out, WindowStats):
             self.producer.send(self.stats_topic, f"{out.store_id}/{out.zone_id}", zone_stats_to_proto(out))
+            if out.zone_kind != "line":
+                self._attribute_metrics(out)
         elif isinstance(out, HeatmapWindow):
             key = f"{self.prefix}heatmap:{out.camera_id}"
             value = json.dumps({"window_start": out.window_start, "window_end": out.window_end,
@@ -239,6 +260,21 @@ class AggregateWorker:
                     pass
             else:
                 gauge.labels(*labels).set(value)
+
+    @staticmethod
+    def _attribute_metrics(stats: WindowStats) -> None:
+        """Set the sentiment gauges from a closed window; remove them when it had no k-anonymous group."""
+        if stats.attributes is not None:
+            for name, counts in metric_values(stats.attributes).items():
+                for label, tracks in counts.items():
+                    ATTRIBUTE_TRACKS[name].labels(stats.store_id, stats.zone_id, label).set(tracks)
+            return
+        for name, labels in HISTOGRAMS.values():
+            for label in labels:
+                try:
+                    ATTRIBUTE_TRACKS[name].remove(stats.store_id, stats.zone_id, label)
+                except KeyError:
+                    pass
 
     @staticmethod
     def _counter_metrics(task: Task) -> None:

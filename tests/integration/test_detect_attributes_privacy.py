@@ -1,5 +1,8 @@
 """Detect service with sentiment on, through the real embedded broker: only k-anonymous groups leave it.
 
+The detections then go through the aggregate worker (real broker, real Redis): its ZoneStats,
+Redis keys (live state, heatmap, checkpoint) and logs hold no per-person attribute either.
+
 Runs once the detect service takes an ``attributes`` stage (``DetectLoop(..., attributes=...)``);
 skips cleanly before that. The person detector is replaced by a script of boxes (the detector has
 its own tests); faces, expressions, ages and genders come from the real models on a real portrait.
@@ -24,8 +27,8 @@ from storesight.bus import TypedProducer
 from storesight.config import parse_config
 from storesight.contracts import Frame, to_timestamp
 from storesight.topics import Topic, ensure_topics
-from storesight.v1 import detections_pb2, frame_pb2
-from tests.support.privacy import assert_no_leaks, check_aggregates, find_leaks
+from storesight.v1 import detections_pb2, frame_pb2, health_pb2, zone_stats_pb2
+from tests.support.privacy import assert_no_leaks, check_aggregates, find_leaks, redis_values
 
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("onnx")
@@ -95,8 +98,40 @@ def raw_values(bootstrap: str, topic: str, want: int, timeout_s: float = 30) -> 
     return values
 
 
+def aggregate(config, bootstrap: str, redis_url: str, detections_topic: Topic, suffix: str,
+              frames: int, records: int) -> tuple[list[bytes], dict[str, bytes]]:
+    """Run the aggregate worker over the detections topic; its ``records`` ZoneStats payloads and Redis values."""
+    import redis
+
+    from services.aggregate.service import AggregateWorker
+
+    health = Topic(f"t.attr-health-{suffix}", health_pb2.CameraHealth, 1, 60_000)
+    stats = Topic(f"t.attr-stats-{suffix}", zone_stats_pb2.ZoneStats, 1, 60_000, key="store_id/zone_id")
+    ensure_topics(bootstrap, (health, stats))
+    prefix = f"storesight:test-attr-{suffix}:"
+    worker = AggregateWorker(config, group=f"g-attr-agg-{suffix}", redis_prefix=prefix,
+                             detections=detections_topic, health=health, stats=stats)
+    worker.open()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 60
+        while not (worker.tasks and worker.tasks[0].offsets.get((detections_topic.name, 0), 0) >= frames):
+            assert time.monotonic() < deadline, "aggregate did not take every detection"
+            worker.step(timeout_ms=100)
+        worker.close()
+        worker = None
+        return raw_values(bootstrap, stats.name, records, timeout_s=10), redis_values(client, f"{prefix}*")
+    finally:
+        if worker is not None:
+            worker.close()
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        client.close()
+
+
 @pytest.mark.parametrize("n_shoppers", [4, 5])
-def test_only_k_anonymous_groups_reach_the_detections_topic(kafka_settings, broker, caplog, n_shoppers):
+def test_only_k_anonymous_groups_reach_the_detections_topic(kafka_settings, broker, redis_url, caplog, monkeypatch,
+                                                            n_shoppers):
     import matplotlib
 
     from services.detect.attributes.stage import AttributeStage
@@ -139,6 +174,24 @@ def test_only_k_anonymous_groups_reach_the_detections_topic(kafka_settings, brok
         assert len(groups) == 1 and groups[0].distinct_tracks == 5 and groups[0].zone_id == "endcap-1"
         assert dict(groups[0].age_bands) == {"60+": 5}
     assert check_aggregates(messages, k=5) == []
-    assert_no_leaks({"detections topic": raw, "logs": caplog.text, "metrics": generate_latest()})
+
+    # Aggregate takes the group, whole, into the zone's ZoneStats of that window; writes nothing per person.
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", broker.bootstrap)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    stats_raw, redis_data = aggregate(config, broker.bootstrap, redis_url, detections_topic, suffix, len(frames),
+                                      records=8)  # 2 zones x windows 0, 60, 120, 180 (240 still open)
+    zone_stats = [zone_stats_pb2.ZoneStats.FromString(value) for value in stats_raw]
+    assert {(s.zone_id, s.window_start.seconds - int(T0.timestamp())) for s in zone_stats} == {
+        (zone, start) for zone in ("endcap-1", "camera:cam-p") for start in (0, 60, 120, 180)}
+    carried = {(s.zone_id, s.window_start.seconds - int(T0.timestamp())): list(s.attributes)
+               for s in zone_stats if s.attributes}
+    if n_shoppers == 4:
+        assert carried == {}
+    else:
+        assert carried == {("endcap-1", 0): groups}
+    assert check_aggregates(zone_stats, k=5) == []
+    assert any(key.endswith(":live:s") for key in redis_data) and any(":checkpoint:" in key for key in redis_data)
+    assert_no_leaks({"detections topic": raw, "zone-stats topic": stats_raw, "redis": list(redis_data.values()),
+                     "logs": caplog.text, "metrics": generate_latest()})
     # The scanner is not blind: the frames topic (the one place pixels may be) is flagged.
     assert any("JPEG" in f for f in find_leaks(raw_values(broker.bootstrap, frames_topic.name, 1)[0]))

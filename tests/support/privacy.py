@@ -11,7 +11,9 @@ Reuse it on topic payloads, Redis values, log lines and files:
 - face geometry keys: ``face_box``, ``landmarks``, ``crop``, ``chip``, ``face`` holding coordinates;
 - per-person attributes: a track/person identifier next to an expression, age band or gender label
   (e.g. ``{"track_id": 7, "expression": "happy"}`` or ``track 7 ... gender=female``).
-Aggregates (label -> count maps without any identifier) pass.
+Aggregates (label -> count maps without any identifier) pass, and so do the label sets of the
+agreed per-zone sentiment gauges (``storesight_zone_expression_tracks{...,expression="happy"} 3``:
+counts over >= k tracks by contract); an identifier among their labels is still flagged.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ PER_PERSON = re.compile(
 # Matched against the lower-cased text (faster than IGNORECASE on big logs).
 ATTRIBUTE_KEYS = re.compile(r"(?<![\w-])(?:expression|emotion|age|age_band|gender)[\"']?\s*[:=]\s*[\"']?(?:" + _LABEL +
                             r"|\d{1,3}(?:\.\d+)?)")
+# Label sets of the sentiment gauges' samples (deploy/metrics.py OPT_IN): zone counts, not one person's.
+AGGREGATE_SERIES_LABELS = re.compile(r"^storesight_zone_(?:expression|age_band|gender)_tracks\{[^}\n]*\}",
+                                     re.MULTILINE)
 FACE_GEOMETRY = re.compile(r"(?<![\w-])(?:face_?box(?:es)?|landmarks|face_?crop|crop|chip|face)[\"']?\s*[:=]\s*[\[{(]")
 ANY_LABEL = re.compile(rf"(?<![\w-])(?:{_LABEL})(?![\w-])")
 BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{200,}={0,2}")
@@ -83,7 +88,8 @@ def find_leaks(data: bytes | str) -> list[str]:
     lower = text.lower()
     labelled = "\n".join(line for line in lower.splitlines() if ANY_LABEL.search(line))
     findings.extend(f"per-person attribute: {m.group(0)[:120]!r}" for m in PER_PERSON.finditer(labelled))
-    findings.extend(f"attribute of one person: {m.group(0)!r}" for m in ATTRIBUTE_KEYS.finditer(lower))
+    keyed = AGGREGATE_SERIES_LABELS.sub("", lower)
+    findings.extend(f"attribute of one person: {m.group(0)!r}" for m in ATTRIBUTE_KEYS.finditer(keyed))
     findings.extend(f"face geometry: {m.group(0)!r}" for m in FACE_GEOMETRY.finditer(lower))
     return findings
 

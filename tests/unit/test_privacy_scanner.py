@@ -32,6 +32,16 @@ def test_finds_per_person_attributes_and_face_geometry():
     assert find_leaks("classified track 41 as male 30-44")
     assert find_leaks(json.dumps({"face_box": [0.1, 0.2, 0.3, 0.4]}))
     assert find_leaks(json.dumps({"landmarks": [[1, 2], [3, 4]]}))
+    assert find_leaks('storesight_zone_expression_tracks{track_id="7",expression="happy",zone="a"} 1.0')
+    assert find_leaks('storesight_detect_faces{expression="happy"} 1.0')  # only the agreed gauges pass
+
+
+def test_sentiment_gauges_pass():
+    metrics = ('# HELP storesight_zone_gender_tracks Tracks per gender label in the last closed window\n'
+               'storesight_zone_expression_tracks{expression="happy",store="s",zone="endcap"} 7.0\n'
+               'storesight_zone_age_band_tracks{band="60+",store="s",zone="camera:cam-1"} 5.0\n'
+               'storesight_zone_gender_tracks{gender="female",store="s",zone="endcap"} 3.0\n')
+    assert find_leaks(metrics) == []
 
 
 def test_aggregates_and_ordinary_records_pass():

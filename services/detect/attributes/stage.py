@@ -25,11 +25,12 @@ from storesight.config import Camera, Config, Store
 from storesight.contracts import seconds
 from storesight.v1.detections_pb2 import AttributeAggregate, Detections
 
-from .anonymity import AttributeGroup, TrackLedger
+from .anonymity import TrackLedger
 from .chips import aligned_chip, face_chip
 from .classifiers import AGE_SIZE, EXPRESSION_SIZE, GENDER_SIZE, expected_age
 from .guard import CostGuard
 from .smoothing import Observation
+from .wire import to_proto
 from .zones import zones_at
 
 ATTRIBUTE_SECONDS = Histogram("storesight_detect_attribute_seconds",
@@ -197,12 +198,3 @@ class AttributeStage:
             out[camera_id] = [to_proto(group) for group in groups]
         return out
 
-
-def to_proto(group: AttributeGroup) -> AttributeAggregate:
-    message = AttributeAggregate(zone_id=group.zone_id, distinct_tracks=group.distinct_tracks)
-    message.window_start.FromNanoseconds(int(round(group.window_start * 1e9)))
-    message.window_end.FromNanoseconds(int(round(group.window_end * 1e9)))
-    message.expressions.update(group.expressions)
-    message.age_bands.update(group.age_bands)
-    message.genders.update(group.genders)
-    return message

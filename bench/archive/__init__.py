@@ -1,0 +1,1 @@
+"""Archive benchmark: insert rate and the weekday x hour query (python -m bench.archive)."""

@@ -1,0 +1,1 @@
+"""Archive: closed ZoneStats windows and AlertEvents into PostgreSQL, SQL reports, conversion rate."""

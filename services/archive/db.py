@@ -1,0 +1,40 @@
+"""Connections to the archive database: the URL (DATABASE_URL overrides config) and the schema."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import psycopg
+from psycopg import sql
+
+from storesight.config import PipelineSettings
+
+DEFAULT_SCHEMA = "storesight"
+_SCHEMA_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def database_url(settings: PipelineSettings | None = None) -> str:
+    """DATABASE_URL overrides the configured address (how production points at its database)."""
+    configured = (settings or PipelineSettings()).database_url
+    return os.environ.get("DATABASE_URL", configured)
+
+
+def check_schema(schema: str) -> str:
+    if not _SCHEMA_PATTERN.match(schema):
+        raise ValueError(f"schema {schema!r}: use lower-case letters, digits and '_'")
+    return schema
+
+
+def connect(url: str, schema: str = DEFAULT_SCHEMA, autocommit: bool = True) -> psycopg.Connection:
+    """A connection whose search_path is the archive schema (created if missing), then public.
+
+    Autocommit by default: callers group statements with ``conn.transaction()`` blocks, which
+    then really commit at their end (no implicit transaction left open).
+    """
+    check_schema(schema)
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
+    conn.autocommit = autocommit
+    return conn
