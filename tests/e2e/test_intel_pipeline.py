@@ -17,7 +17,8 @@ every frame had a foot point in the table zone; `storesight detect-file --every 
 visit 1: 11 s, 2: 19 s, 3: 17 s, 4: 8 s, 5: 24 s, 6: 10 s. Visits 1, 2, 3, 5 and 6 are clearly
 long enough and must each raise exactly one incident. Visit 4 (12.3 s in view) stands at the
 table for the rule's 8 s itself: one missed frame decides, so it may raise one incident or none,
-never two. Labels give only when a person is in view (visits.csv), not when at the table.
+never two (in every full run on this machine it raised one: 6 incidents, 12 SMS, 12 e-mails).
+Labels give only when a person is in view (visits.csv), not when at the table.
 
 Settings chosen for a deterministic run (stated, not hidden): camera 5 fps, every frame (no
 motion gate: it stops sending once the last visitor has left, and with event time driven by
