@@ -15,7 +15,15 @@ from services.ingest import metrics
 from services.ingest.backoff import Backoff
 from services.ingest.imaging import encode_jpeg, fit_width, gate_grey
 from services.ingest.motion import MotionGate
-from services.ingest.sources import Captured, EndOfStream, SourceError, Tally, open_source, source_kind
+from services.ingest.sources import (
+    DEFAULT_START,
+    Captured,
+    EndOfStream,
+    SourceError,
+    Tally,
+    open_source,
+    source_kind,
+)
 from storesight.config import Camera, IngestSettings
 from storesight.contracts import CameraHealth, Frame, to_timestamp
 
@@ -46,6 +54,10 @@ class CameraWorker:
         gate = camera.motion_gate
         self.gate = MotionGate(gate.threshold, gate.pixel_delta, gate.keepalive_s) if gate.enabled else None
         self.finished = threading.Event()  # set when the loop has returned (file ended or stopping)
+        # A replayed file has its own clock (capture = start_time + position / fps): health reports
+        # use it too, or a replay dated in the past would move later stages' event time to "now".
+        self.replay = source_kind(camera.source) == "file"
+        self._replay_offset: dt.timedelta | None = None
         label = camera.id
         self._captured = metrics.FRAMES_CAPTURED.labels(label)
         self._dropped = metrics.FRAMES_DROPPED.labels(label)
@@ -56,11 +68,22 @@ class CameraWorker:
         metrics.LAST_FRAME_AGE.labels(label).set(float("nan"))
 
     # --- health -------------------------------------------------------------------------
+    def clock(self) -> dt.datetime:
+        """Now on this camera's clock: the wall clock, or for a replayed file the replay clock
+        (wall time shifted to match the frames' capture times; the start time before any frame)."""
+        wall = dt.datetime.now(dt.UTC)
+        if not self.replay:
+            return wall
+        if self._replay_offset is None:
+            return self.camera.start_time or DEFAULT_START
+        return wall + self._replay_offset
+
     def health(self, now: dt.datetime | None = None) -> CameraHealth:
+        report_time = now or self.clock()
         with self.state.lock:
             msg = CameraHealth(camera_id=self.camera.id, store_id=self.store_id,
                                status=CameraHealth.STATUS_UP if self.state.up else CameraHealth.STATUS_DOWN,
-                               report_time=to_timestamp(now or dt.datetime.now(dt.UTC)),
+                               report_time=to_timestamp(report_time),
                                reason="" if self.state.up else self.state.reason,
                                reconnects=self.state.reconnects)
             if self.state.last_frame_time is not None:
@@ -133,6 +156,8 @@ class CameraWorker:
             with self.state.lock:
                 self.state.last_frame_time = captured.capture_time
                 self.state.last_frame_monotonic = time.monotonic()
+            if self.replay and self._replay_offset is None:
+                self._replay_offset = captured.capture_time - dt.datetime.now(dt.UTC)
             if not self.state.up:
                 backoff.reset()
                 log.info("camera up", extra={"camera": self.camera.id})
