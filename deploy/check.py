@@ -380,16 +380,24 @@ def as_bool_comparisons(expr: str) -> str:
     return "".join(out)
 
 
+def _prometheus(item: dict, default: dict | None = None) -> bool:
+    """True for a target or variable that queries Prometheus. The PostgreSQL panels of "Store
+    history" are checked by the archive's own tests, against a real database."""
+    source = item.get("datasource") or default or {}
+    return source.get("type", "prometheus") == "prometheus"
+
+
 def dashboard_queries(dashboard_dir: Path) -> list[tuple[str, str]]:
-    """(where, expression) for every panel target and query variable of every dashboard."""
+    """(where, expression) for every Prometheus panel target and query variable of every dashboard."""
     found = []
     for path in sorted(dashboard_dir.glob("*.json")):
         dashboard = json.loads(path.read_text())
         for panel in dashboard.get("panels", []):
             for target in panel.get("targets", []):
-                found.append((f"{path.name} '{panel['title']}' {target['refId']}", target["expr"]))
+                if _prometheus(target, panel.get("datasource")):
+                    found.append((f"{path.name} '{panel['title']}' {target['refId']}", target["expr"]))
         for variable in dashboard.get("templating", {}).get("list", []):
-            if variable.get("type") == "query":
+            if variable.get("type") == "query" and _prometheus(variable):
                 query = variable["query"]["query"] if isinstance(variable["query"], dict) else variable["query"]
                 match = re.fullmatch(r"label_values\((.+),\s*\w+\)", query)
                 found.append((f"{path.name} variable {variable['name']}", match[1] if match else query))

@@ -114,7 +114,17 @@ class AggregateWorker:
             return Task(Aggregator(self.config))
         # Our own Redis, our own pickle: the state is plain dataclasses and numpy arrays.
         saved = pickle.loads(blob)
-        task = Task(Aggregator(self.config, state=saved["state"]), offsets=dict(saved["offsets"]))
+        state = saved["state"]
+        known = {camera.id for _, camera in self.config.cameras()}
+        removed = sorted(set(state.cameras) - known)
+        if removed:
+            # The config changed since the checkpoint (a camera was removed or renamed): its state
+            # has nowhere to go. Dropping it keeps the worker running instead of crash-looping.
+            log.warning("checkpoint holds cameras that are not in the config: their state is dropped",
+                        extra={"partition": partition, "cameras": ",".join(removed)})
+            for camera_id in removed:
+                del state.cameras[camera_id]
+        task = Task(Aggregator(self.config, state=state), offsets=dict(saved["offsets"]))
         task.exported_lines = {k: list(v) for k, v in task.aggregator.state.line_totals.items()}
         task.exported_late = dict(task.aggregator.state.late_total)
         return task

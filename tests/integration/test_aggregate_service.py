@@ -300,3 +300,36 @@ def test_sigkill_mid_window_restart_is_exact(setup, redis_url, tmp_path):
         assert got[("line:door", 15.0)].entries == 1
     finally:
         stop(proc)
+
+
+def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(broker, redis_url, tmp_path):
+    """A camera removed from the config after a checkpoint must not crash-loop the worker."""
+    import pickle
+
+    from services.aggregate.core import FrameRecord
+    from services.aggregate.service import AggregateWorker
+
+    old_path = write_config(tmp_path / "old.yaml", broker.bootstrap)
+    old = load_config(old_path)
+    before = Aggregator(old)
+    before.process([FrameRecord.of("cam-b", 1000.0, [(1, 0.5, 0.5)]), FrameRecord.of("cam-a", 1000.0, [(2, 0.2, 0.5)])])
+    assert {"cam-a", "cam-b"} <= set(before.state.cameras)
+
+    data = yaml.safe_load(old_path.read_text())
+    data["stores"][0]["cameras"] = [c for c in data["stores"][0]["cameras"] if c["id"] != "cam-b"]
+    new_path = tmp_path / "new.yaml"
+    new_path.write_text(yaml.safe_dump(data))
+    prefix = f"storesight:test-{uuid.uuid4().hex[:8]}:"
+    worker = AggregateWorker(load_config(new_path), group="g-removed", redis_prefix=prefix)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.set(worker._checkpoint_key(0), pickle.dumps({"state": before.state, "offsets": {}}))
+        task = worker._load(0)
+        assert set(task.aggregator.state.cameras) == {"cam-a"}
+        worker.tasks[0] = task
+        worker._publish_live(None)  # used to raise KeyError for the removed camera
+        assert client.hget(f"{prefix}live:s1", "shelf") is not None
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        worker.producer.close()

@@ -28,11 +28,11 @@ every service it deploys exports what the dashboards read.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -45,6 +45,7 @@ import yaml
 from deploy.check import as_bool_comparisons, dashboard_queries, rule_expressions, substitute_variables
 from deploy.metrics import HISTOGRAM, METRICS, OPT_IN, SERVICE_PREFIXES, referenced_names
 from storesight.broker import free_port
+from storesight.stack import ServiceProcess
 from storesight.topics import ensure_topics
 from tests.support.servers import wait_port
 
@@ -75,6 +76,8 @@ def _region_config(path: Path, clip: Path, store: str, camera: str, bootstrap: s
             "cameras": [{
                 "id": camera,
                 "source": str(clip),
+                # The replay starts now: detect drops frames older than max_frame_age_s.
+                "start_time": dt.datetime.now(dt.UTC).isoformat(),
                 "fps": 5,
                 "realtime": True,
                 "zones": [
@@ -95,49 +98,6 @@ def _region_config(path: Path, clip: Path, store: str, camera: str, bootstrap: s
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
-
-
-class ServiceProcess:
-    """One service as its container runs it: ``python -m services.<name> --config FILE``."""
-
-    def __init__(self, name: str, config: Path, env: dict[str, str], log_dir: Path):
-        main = REPO / "services" / name / "__main__.py"
-        if not main.exists():
-            pytest.fail(f"services.{name} is not in this tree ({main.relative_to(REPO)} is missing): "
-                        "the observability test needs every scraped service")
-        self.name = name
-        self.port = free_port()
-        self.log = log_dir / f"{name}.log"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}", "--config", str(config)],
-            cwd=REPO, env={**env, "STORESIGHT_HTTP_PORT": str(self.port)},
-            stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        pytest.fail(f"{self.name} not ready on /readyz after {timeout_s} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
 
 
 class PrometheusServer:
@@ -206,12 +166,17 @@ def test_prometheus_scrapes_the_services_and_every_query_has_data(
                             redis_url, postgres_url, smtp_port, free_port())
     env = {**os.environ, "KAFKA_BOOTSTRAP": fresh_broker.bootstrap, "REDIS_URL": redis_url,
            "DATABASE_URL": postgres_url, "DETECT_BACKEND": "onnxruntime", "DETECT_DEVICE": "cpu",
-           "YOLO_OFFLINE": "1", "LOG_LEVEL": "INFO"}
+           "YOLO_OFFLINE": "1", "LOG_LEVEL": "INFO",
+           # Made-up secrets for this run, in the environment as in production.
+           "ACK_SECRET": uuid.uuid4().hex, "WEBHOOK_SECRET": uuid.uuid4().hex}
     services: list[ServiceProcess] = []
     prometheus = None
     try:
+        # This run's own consumer groups and Redis keys: state left by other runs stays theirs.
+        own = {"aggregate": ("--group", f"obs-{suffix}", "--redis-prefix", f"storesight:test-{suffix}:"),
+               "alerts": ("--group", f"obs-alerts-{suffix}", "--key-prefix", f"storesight:test-{suffix}:alerts:")}
         for name in SCRAPED:
-            service = ServiceProcess(name, config, env, tmp_path)
+            service = ServiceProcess(name, config, env, tmp_path, args=own.get(name, ()))
             services.append(service)
             service.wait_ready(90)
         prometheus = PrometheusServer(tmp_path, {s.name: s.port for s in services})
