@@ -61,6 +61,17 @@ ALL_TOPICS: tuple[Topic, ...] = DATA_TOPICS + tuple(dlq_topic(t) for t in DATA_T
 BY_NAME: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
 
 
+def topic_ids(bootstrap: str, names: list[str]) -> dict[str, str]:
+    """Kafka's id of each topic (a new one when a topic is recreated or lives on another broker)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="storesight-topic-ids", request_timeout_ms=15000)
+    try:
+        return {t["name"]: str(t.get("topic_id") or "") for t in admin.describe_topics(names) if not t.get("error_code")}
+    finally:
+        admin.close()
+
+
 def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS) -> dict[str, str]:
     """Create missing topics and grow partitions where needed; return name -> what was done.
 

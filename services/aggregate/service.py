@@ -29,11 +29,11 @@ from prometheus_client import Counter, Gauge
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
-from storesight.bus import TypedConsumer, TypedProducer
+from storesight.bus import TypedConsumer, TypedProducer, bootstrap_from_env
 from storesight.config import Config
 from storesight.contracts import Detections
 from storesight.service import ServiceRunner
-from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, Topic
+from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, Topic, topic_ids
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,9 @@ class AggregateWorker:
         self.client_id = client_id or f"aggregate-{os.getpid()}"
         self.redis = redis.Redis.from_url(redis_url_from_env(config))
         self.tasks: dict[int, Task] = {}
+        # Checkpoints carry the ids of the topics they were made on: one made on a recreated topic
+        # or another broker (same group name) has offsets and state that do not belong here.
+        self.topic_ids = topic_ids(bootstrap_from_env(config.pipeline.kafka), [t.name for t in self.topics])
         self.producer = TypedProducer(config.pipeline.kafka, f"{self.client_id}-stats")
         self.consumer: TypedConsumer | None = None
         self._last_checkpoint = time.monotonic()
@@ -114,6 +117,10 @@ class AggregateWorker:
             return Task(Aggregator(self.config))
         # Our own Redis, our own pickle: the state is plain dataclasses and numpy arrays.
         saved = pickle.loads(blob)
+        if saved.get("topic_ids", self.topic_ids) != self.topic_ids:
+            log.warning("checkpoint was made on other topics (recreated, or another broker): discarded",
+                        extra={"partition": partition})
+            return Task(Aggregator(self.config))
         state = saved["state"]
         known = {camera.id for _, camera in self.config.cameras()}
         removed = sorted(set(state.cameras) - known)
@@ -135,7 +142,7 @@ class AggregateWorker:
         for partition, task in self.tasks.items():
             if not task.dirty:
                 continue
-            blob = pickle.dumps({"state": task.aggregator.state, "offsets": task.offsets},
+            blob = pickle.dumps({"state": task.aggregator.state, "offsets": task.offsets, "topic_ids": self.topic_ids},
                                 protocol=pickle.HIGHEST_PROTOCOL)
             pipe.set(self._checkpoint_key(partition), blob)
             commits.update(task.offsets)

@@ -333,3 +333,33 @@ def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(bro
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
         worker.producer.close()
+
+
+def test_checkpoint_made_on_other_topics_is_discarded(broker, redis_url, tmp_path):
+    """Same group name, recreated topics (or another broker): old offsets would point past the end."""
+    import pickle
+
+    from services.aggregate.core import FrameRecord
+    from services.aggregate.service import AggregateWorker
+
+    ensure_topics(broker.bootstrap, (DETECTIONS, CAMERA_HEALTH, ZONE_STATS))
+    config = load_config(write_config(tmp_path / "c.yaml", broker.bootstrap))
+    before = Aggregator(config)
+    before.process([FrameRecord.of("cam-a", 1000.0, [(2, 0.2, 0.5)])])
+    prefix = f"storesight:test-{uuid.uuid4().hex[:8]}:"
+    worker = AggregateWorker(config, group="g-other-topics", redis_prefix=prefix)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert set(worker.topic_ids) == {DETECTIONS.name, CAMERA_HEALTH.name}
+        stale = {name: "another-incarnation" for name in worker.topic_ids}
+        client.set(worker._checkpoint_key(0), pickle.dumps(
+            {"state": before.state, "offsets": {(DETECTIONS.name, 0): 500}, "topic_ids": stale}))
+        task = worker._load(0)
+        assert task.offsets == {} and not task.aggregator.state.cameras
+        client.set(worker._checkpoint_key(0), pickle.dumps(
+            {"state": before.state, "offsets": {(DETECTIONS.name, 0): 500}, "topic_ids": worker.topic_ids}))
+        assert worker._load(0).offsets == {(DETECTIONS.name, 0): 500}
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        worker.producer.close()
