@@ -96,6 +96,14 @@ class AggregateWorker:
         # or another broker (same group name) has offsets and state that do not belong here.
         self.topic_ids = topic_ids(bootstrap_from_env(config.pipeline.kafka), [t.name for t in self.topics])
         self.producer = TypedProducer(config.pipeline.kafka, f"{self.client_id}-stats")
+        # Counters of rare events exist at 0 from the start: "nothing happened yet" is 0 on the
+        # dashboards, not "no data".
+        for store in config.stores:
+            LATE.labels(store.id)
+            for camera in store.cameras:
+                for line in camera.lines:
+                    ENTRIES.labels(store.id, line.id)
+                    EXITS.labels(store.id, line.id)
         self.consumer: TypedConsumer | None = None
         self._last_checkpoint = time.monotonic()
         self._last_refresh = 0.0
