@@ -38,12 +38,16 @@ class DemoError(RuntimeError):
     """Something the user must fix before the demo can run; the message says what."""
 
 
+def replays_file(source: str) -> bool:
+    """True for a camera source that is a local video file (plain path or file://)."""
+    return "://" not in source or source.startswith("file://")
+
+
 def file_source(camera) -> Path | None:
     """The local file a camera replays, or None for network/device/folder sources."""
-    source = camera.source
-    if "://" in source and not source.startswith("file://"):
+    if not replays_file(camera.source):
         return None
-    return Path(source.removeprefix("file://"))
+    return Path(camera.source.removeprefix("file://"))
 
 
 def missing_clips(config: Config) -> list[tuple[str, Path]]:
@@ -82,7 +86,7 @@ def demo_config(config_path: Path, workdir: Path, fps: float, window_s: int) -> 
     data = config.model_dump(mode="json", exclude_none=True)
     for store in data["stores"]:
         for camera in store["cameras"]:
-            if "://" not in camera["source"] or camera["source"].startswith("file://"):
+            if replays_file(camera["source"]):
                 camera["realtime"] = True
                 if fps:
                     camera["fps"] = min(camera["fps"], fps)
@@ -109,7 +113,7 @@ def start_ingest(stack, lead_s: float = 2.0) -> None:
     start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lead_s)  # ingest's own start-up
     for store in data["stores"]:
         for camera in store["cameras"]:
-            if "://" not in camera["source"] or camera["source"].startswith("file://"):
+            if replays_file(camera["source"]):
                 camera["start_time"] = start.isoformat().replace("+00:00", "Z")
     path = stack.workdir / "ingest-config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
