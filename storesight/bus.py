@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from google.protobuf.message import Message
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -88,8 +88,9 @@ class TypedProducer:
         self._producer.close(timeout)
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
+    """One decoded message and where it came from (a tuple: built per message, so cheap)."""
+
     topic: str
     partition: int
     offset: int

@@ -15,10 +15,14 @@ _OPTIONAL = ("occupancy_avg", "occupancy_min", "occupancy_max", "entries", "exit
 
 
 def frame_from_proto(msg: Detections) -> FrameRecord:
-    persons = msg.persons
-    return FrameRecord(msg.camera_id, seconds(msg.capture_time), [p.track_id for p in persons],
-                       [(p.foot.x, p.foot.y) for p in persons], msg.frame_seq,
-                       [wire.from_proto(g) for g in msg.attributes])
+    # One pass over the persons: every protobuf field access costs, at 20k+ frames/s it shows.
+    track_ids, feet = [], []
+    for person in msg.persons:
+        track_ids.append(person.track_id)
+        foot = person.foot
+        feet.append((foot.x, foot.y))
+    groups = [wire.from_proto(g) for g in msg.attributes] if msg.attributes else []
+    return FrameRecord(msg.camera_id, seconds(msg.capture_time), track_ids, feet, msg.frame_seq, groups)
 
 
 def health_from_proto(msg: CameraHealth) -> HealthRecord:

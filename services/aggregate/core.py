@@ -30,6 +30,7 @@ Definitions (the README repeats them):
 from __future__ import annotations
 
 import bisect
+import itertools
 import logging
 import math
 from collections import Counter
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from services.aggregate.attributes import merge, rejection, window_of
-from services.aggregate.geometry import LineSet, PolygonSet
+from services.aggregate.geometry import LineSet, PolygonSet, bit_masks
 from services.aggregate.lines import ENTRY, LineCrossings
 from services.aggregate.queues import littles_law_wait, percentile, throughput_per_min, union_length
 from services.detect.attributes.anonymity import AttributeGroup
@@ -314,7 +315,11 @@ class Aggregator:
         return out
 
     def _batch_geometry(self, batch: list) -> dict[int, tuple]:
-        """index -> (zone counts + view count, inside rows, line distances, on-segment rows, heat cells)."""
+        """index -> (zone counts + view count, zone bit masks, line sides, heat cells), per person.
+
+        Everything handed back is plain Python ints in flat lists: the per-frame code then
+        never touches numpy scalars or rows of bools, which cost more than the geometry itself.
+        """
         per_camera: dict[str, list[int]] = {}
         for index, rec in enumerate(batch):
             if isinstance(rec, FrameRecord) and rec.camera_id in self.models:
@@ -330,27 +335,21 @@ class Aggregator:
                 rows.extend(f.feet if isinstance(f.feet, list) else np.asarray(f.feet).tolist())
             feet = np.array(rows, dtype=np.float64).reshape(-1, 2)
             inside = model.polygons.contains(feet)
-            nz = inside.shape[1]
-            bounds = np.cumsum([0, *sizes])
-            counts = np.zeros((len(frames), nz), dtype=np.int64)
+            masks = bit_masks(inside)
+            bounds = list(itertools.accumulate(sizes, initial=0))  # plain ints: cheap to slice with
+            counts = np.zeros((len(frames), inside.shape[1]), dtype=np.int64)
             nonempty = np.asarray(sizes) > 0
             if nonempty.any():
-                counts[nonempty] = np.add.reduceat(inside.astype(np.int64), bounds[:-1][nonempty], axis=0)
+                starts = np.asarray(bounds[:-1])[nonempty]
+                counts[nonempty] = np.add.reduceat(inside.astype(np.int64), starts, axis=0)
             counts = np.concatenate([counts, np.asarray(sizes)[:, None]], axis=1).tolist()
-            inside_rows = inside.tolist()
-            if model.lines.count:
-                dist_rows = model.lines.signed_distance(feet).tolist()
-                seg_rows = model.lines.within_segment(feet).tolist()
-            else:
-                dist_rows = seg_rows = None
+            sides = model.lines.sides(feet, self.settings.line_debounce_px).tolist() if model.lines.count else None
             ix = np.minimum(np.maximum((feet[:, 0] * gx).astype(np.intp), 0), gx - 1)
             iy = np.minimum(np.maximum((feet[:, 1] * gy).astype(np.intp), 0), gy - 1)
             cells = (iy * gx + ix).tolist()
             for k, index in enumerate(indices):
                 a, b = bounds[k], bounds[k + 1]
-                result[index] = (counts[k], inside_rows[a:b],
-                                 None if dist_rows is None else dist_rows[a:b],
-                                 None if seg_rows is None else seg_rows[a:b], cells[a:b])
+                result[index] = (counts[k], masks[a:b], None if sides is None else sides[a:b], cells[a:b])
         return result
 
     def _camera(self, model: CameraModel) -> CameraState:
@@ -381,8 +380,7 @@ class Aggregator:
         return win
 
     def _frame(self, model: CameraModel, cam: CameraState, frame: FrameRecord, counts: list[int],
-               inside: list[list[bool]], distance: list[list[float]] | None,
-               on_segment: list[list[bool]] | None, cells: list[int]) -> None:
+               masks: list[int], sides: list[list[int]] | None, cells: list[int]) -> None:
         t = frame.capture_s
         if cam.next_close is None:
             cam.next_close = self._window_start(t)
@@ -426,23 +424,26 @@ class Aggregator:
             if not track.counted_visitor and t - track.first_seen >= self.settings.min_visit_dwell_s:
                 track.counted_visitor = True
                 win.visitors += 1
-            row = inside[k]
+            mask = masks[k]
+            if mask:
+                for z in range(nz):
+                    if mask >> z & 1:
+                        win.zone_tracks[z].add(track_id)
+                        if track.visit_start[z] is None:
+                            track.visit_start[z] = t
+                            win.entries[z] += 1
+                        track.last_in[z] = t
+            # Zones the track is no longer in (after every zone it is in was updated above, so a
+            # queue visit ending now sees this frame at the till).
             for z in range(nz):
-                if row[z]:
-                    win.zone_tracks[z].add(track_id)
-                    if track.visit_start[z] is None:
-                        track.visit_start[z] = t
-                        win.entries[z] += 1
-                    track.last_in[z] = t
-            for z in range(nz):
-                if track.visit_start[z] is not None and not row[z] \
+                if track.visit_start[z] is not None and not mask >> z & 1 \
                         and t - track.last_in[z] > self.settings.zone_exit_grace_s:
                     self._end_visit(model, cam, track_id, track, z)
-            if distance is not None:
-                for ln, d in enumerate(distance[k]):
-                    if not on_segment[k][ln]:
-                        continue
-                    crossed = cam.crossings.observe(ln, track_id, d)
+            if sides is not None:
+                for ln, side in enumerate(sides[k]):
+                    if not side:
+                        continue  # in the debounce band or beside the segment
+                    crossed = cam.crossings.observe_side(ln, track_id, side)
                     if crossed is not None:
                         totals = self.state.line_totals.setdefault((model.store_id, model.line_ids[ln]), [0, 0])
                         if crossed == ENTRY:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 Point = tuple[float, float]
+_BITS = 62  # polygons per int64 mask chunk (more zones take more chunks)
 
 
 class PolygonSet:
@@ -56,6 +57,20 @@ class PolygonSet:
         return (parity & 1).astype(bool)
 
 
+def bit_masks(inside: np.ndarray) -> list[int]:
+    """Per row of an (N, Z) bool array (``PolygonSet.contains``), an int whose bit z is row[z].
+
+    One plain int per point is much cheaper to hand to Python code than a row of bools
+    (``tolist()`` of the bool array dominated the aggregator's per-frame cost).
+    """
+    masks = [0] * len(inside)
+    for first in range(0, inside.shape[1], _BITS):
+        part = inside[:, first:first + _BITS].astype(np.int64)
+        bits = (part << np.arange(part.shape[1], dtype=np.int64)).sum(axis=1).tolist()
+        masks = bits if first == 0 else [m | (b << first) for m, b in zip(masks, bits, strict=True)]
+    return masks
+
+
 class LineSet:
     """Counting lines: signed distance of points to each line, positive on the inside."""
 
@@ -78,6 +93,13 @@ class LineSet:
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         rel = points[:, None, :] - self._a[None, :, :]
         return (rel * self._normal[None]).sum(axis=2)
+
+    def sides(self, points: np.ndarray, debounce: float) -> np.ndarray:
+        """(N, L) int8: +1 more than ``debounce`` inside, -1 more than ``debounce`` outside,
+        0 within the band or not beside the segment (such a point says nothing about a crossing)."""
+        distance = self.signed_distance(points)
+        side = (distance > debounce).astype(np.int8) - (distance < -debounce).astype(np.int8)
+        return side * self.within_segment(points)
 
     def within_segment(self, points: np.ndarray) -> np.ndarray:
         """(N, L) whether each point projects onto the segment between a and b."""

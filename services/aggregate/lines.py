@@ -26,11 +26,13 @@ class LineCrossings:
     def observe(self, line: int, track: int, distance: float) -> str | None:
         """``distance``: signed distance of the track's foot to the line, > 0 on the inside."""
         if distance > self.debounce:
-            side = 1
-        elif distance < -self.debounce:
-            side = -1
-        else:
-            return None
+            return self.observe_side(line, track, 1)
+        if distance < -self.debounce:
+            return self.observe_side(line, track, -1)
+        return None
+
+    def observe_side(self, line: int, track: int, side: int) -> str | None:
+        """``side``: +1 / -1, the foot already known to be beyond the band (``LineSet.sides``)."""
         key = (line, track)
         before = self.sides.get(key)
         self.sides[key] = side

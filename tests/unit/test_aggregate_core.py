@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.aggregate.core import OK, PARTIAL, UNKNOWN, Aggregator, FrameRecord, HealthRecord, WindowStats
-from services.aggregate.geometry import LineSet, PolygonSet
+from services.aggregate.geometry import LineSet, PolygonSet, bit_masks
 from services.aggregate.lines import LineCrossings
 from services.aggregate.queues import littles_law_wait, throughput_per_min, union_length
 from storesight.config import parse_config
@@ -70,6 +70,31 @@ def test_line_signed_distance_is_positive_on_in_point_side():
     d = lines.signed_distance(np.array([[0.5, 0.5], [0.95, 0.2]]))
     assert d[0].tolist() == pytest.approx([0.4, 0.4])
     assert d[1].tolist() == pytest.approx([-0.05, -0.05])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 140), st.integers(0, 2**32 - 1))
+def test_bit_masks_hold_exactly_the_inside_flags(points, zones, seed):
+    # More than 62 zones spill into further int64 chunks: the masks must still be exact.
+    inside = np.random.default_rng(seed).random((points, zones)) < 0.5
+    masks = bit_masks(inside)
+    assert [[bool(m >> z & 1) for z in range(zones)] for m in masks] == inside.tolist()
+    assert all(m >> zones == 0 for m in masks)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(-0.5, 1.5, allow_nan=False), st.floats(-0.5, 1.5, allow_nan=False)),
+                min_size=1, max_size=30))
+def test_line_sides_agree_with_debounced_distance_beside_the_segment(points):
+    lines = LineSet([((0.9, 0.0), (0.9, 1.0), (0.5, 0.5)), ((0.0, 0.6), (1.0, 0.6), (0.5, 0.9))])
+    pts = np.array(points)
+    sides = lines.sides(pts, 0.02)
+    distance, beside = lines.signed_distance(pts), lines.within_segment(pts)
+    for k in range(len(points)):
+        for ln in range(2):
+            d = distance[k, ln]
+            expected = (1 if d > 0.02 else -1 if d < -0.02 else 0) if beside[k, ln] else 0
+            assert sides[k, ln] == expected
 
 
 # ------------------------------------------------------------------ lines
