@@ -168,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-messages", type=int, default=400)
     parser.add_argument("--faust", action="store_true", help="also measure a minimal faust agent")
     args = parser.parse_args(argv)
+    if args.messages < 10_000:
+        # The worker's rate is timed after its first poll (which also joins the group) and one
+        # poll takes up to 5,000 records: fewer messages would leave nothing to time.
+        parser.error("--messages must be at least 10000")
 
     from storesight.broker import EmbeddedBroker, free_port
     from storesight.topics import ensure_topics

@@ -16,25 +16,37 @@ import time
 from storesight.config import KafkaSettings
 
 
-def _agent(bootstrap: str, n: int, latency_n: int, result_path: str) -> None:
+def faust_app(bootstrap: str, app_id: str):
+    """A faust app with the settings from KafkaSettings, the detections topic and a per-camera table."""
     import faust
 
-    from storesight.contracts import Detections, seconds
-
     settings = KafkaSettings(bootstrap=bootstrap)
-    app = faust.App(f"faust-probe-{os.getpid()}", broker=f"kafka://{bootstrap}", store="memory://",
+    app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://",
                     processing_guarantee=settings.faust_processing_guarantee,
                     producer_max_batch_size=settings.faust_producer_max_batch_size,
                     broker_session_timeout=settings.session_timeout_ms / 1000,
                     topic_partitions=4, web_enabled=False, value_serializer="raw", key_serializer="raw")
     topic = app.topic("storesight.detections", value_serializer="raw", key_serializer="raw")
-    counts = app.Table("probe-counts", default=int, partitions=4)
+    return app, topic, app.Table("probe-counts", default=int, partitions=4)
+
+
+def report(result_path: str, obj: dict) -> None:
+    """faust captures stdout into its log: agents report through a JSON-lines file."""
+    with open(result_path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(obj) + "\n")
+
+
+def run_worker(app) -> None:
+    sys.argv = ["faust", "worker", "-l", "warn"]
+    app.main()
+
+
+def _agent(bootstrap: str, n: int, latency_n: int, result_path: str) -> None:
+    from storesight.contracts import Detections, seconds
+
+    app, topic, counts = faust_app(bootstrap, f"faust-probe-{os.getpid()}")
     state = {"seen": 0, "start": None, "lat": []}
     born = time.time()
-
-    def report(obj: dict) -> None:  # faust captures stdout into its log: report through a file
-        with open(result_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(obj) + "\n")
 
     @app.agent(topic)
     async def consume(stream):
@@ -47,17 +59,16 @@ def _agent(bootstrap: str, n: int, latency_n: int, result_path: str) -> None:
                 state["start"] = time.perf_counter()
             if state["seen"] == n:
                 state["rate"] = (n - 1) / (time.perf_counter() - state["start"])
-                report({"ready": True})
+                report(result_path, {"ready": True})
             elif seconds(msg.capture_time) > born:
                 state["lat"].append(time.time() - seconds(msg.capture_time))
                 if len(state["lat"]) >= latency_n:
                     lat = sorted(x * 1000 for x in state["lat"])
-                    report({"rate": state["rate"], "p50": lat[len(lat) // 2],
-                            "p99": lat[int(0.99 * (len(lat) - 1))]})
+                    report(result_path, {"rate": state["rate"], "p50": lat[len(lat) // 2],
+                                         "p99": lat[int(0.99 * (len(lat) - 1))]})
                     os._exit(0)
 
-    sys.argv = ["faust", "worker", "-l", "warn"]
-    app.main()
+    run_worker(app)
 
 
 def drain_rate(bootstrap: str, n: int, latency_n: int = 100) -> tuple[float, tuple[float, float]]:

@@ -21,30 +21,15 @@ import sys
 import tempfile
 import time
 
-from storesight.config import KafkaSettings
-
 APP_ID = "faust-restart-probe"
 
 
 def _agent(bootstrap: str, result_path: str) -> None:
-    import faust
-
+    from bench.aggregate.faust_probe import faust_app, report, run_worker
     from storesight.contracts import Detections
 
-    settings = KafkaSettings(bootstrap=bootstrap)
-    app = faust.App(APP_ID, broker=f"kafka://{bootstrap}", store="memory://",
-                    processing_guarantee=settings.faust_processing_guarantee,
-                    producer_max_batch_size=settings.faust_producer_max_batch_size,
-                    broker_session_timeout=settings.session_timeout_ms / 1000,
-                    topic_partitions=4, web_enabled=False, value_serializer="raw", key_serializer="raw")
-    topic = app.topic("storesight.detections", value_serializer="raw", key_serializer="raw")
-    counts = app.Table("restart-counts", default=int, partitions=4)
+    app, topic, counts = faust_app(bootstrap, APP_ID)
     processed = {"n": 0}
-
-    def report() -> None:  # faust captures stdout into its log: report through a file
-        with open(result_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"pid": os.getpid(), "processed": processed["n"],
-                                 "table_total": sum(counts.values())}) + "\n")
 
     @app.agent(topic)
     async def consume(stream):
@@ -56,10 +41,9 @@ def _agent(bootstrap: str, result_path: str) -> None:
 
     @app.timer(0.5)
     async def tick():
-        report()
+        report(result_path, {"pid": os.getpid(), "processed": processed["n"], "table_total": sum(counts.values())})
 
-    sys.argv = ["faust", "worker", "-l", "warn"]
-    app.main()
+    run_worker(app)
 
 
 def _reports(path: str) -> list[dict]:

@@ -31,6 +31,7 @@ UNKNOWN_CAMERA = "unknown"
 
 FRAMES_TOTAL = Counter("storesight_detect_frames_total", "Frames run through the detector", ["camera"])
 FRAMES_DROPPED = Counter("storesight_detect_frames_dropped_total", "Frames not detected, by reason", ["reason"])
+DROP_REASONS = ("stale", "undecodable")
 BATCH_SIZE = Histogram("storesight_detect_batch_size", "Frames per detector batch",
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 INFERENCE_SECONDS = Histogram("storesight_detect_inference_seconds", "Model time per batch",
@@ -64,6 +65,8 @@ class DetectLoop:
         self.published = 0
         self.dropped = 0
         self.last_step = time.monotonic()
+        for reason in DROP_REASONS:
+            FRAMES_DROPPED.labels(reason)  # 0 from the start: "no drops yet" is 0, not missing data
 
     def step(self, idle_timeout_s: float = 0.1) -> int:
         """Poll once and run a batch if one is due; returns the number of frames published."""
