@@ -391,6 +391,9 @@ class AggregateSettings(Strict):
     track_gone_s: float = Field(2.0, gt=0)
     # A track must be outside a zone this long before its visit ends (jitter on the zone edge).
     zone_exit_grace_s: float = Field(1.0, ge=0)
+    # A stay in a zone shorter than this is a pass-by (a foot point grazing the polygon): it is
+    # in the occupancy, but not an entry, exit, dwell or unique track of the zone.
+    min_zone_dwell_s: float = Field(1.0, ge=0)
     # Health reports advance event time (so a silent camera's windows close as unknown);
     # turn off when health report times are not on the capture clock (synthetic replays).
     health_advances_watermark: bool = True

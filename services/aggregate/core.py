@@ -15,7 +15,9 @@ Definitions (the README repeats them):
 - Occupancy: persons whose foot point is in the zone, per frame; avg/min/max over the window.
 - Visits: a track is in a zone from its first frame inside to its last frame inside; it has
   left once seen outside for more than ``zone_exit_grace_s`` (or gone for ``track_gone_s``).
-  Dwell = last inside - first inside. Zone entries/exits count visit starts/ends.
+  Dwell = last inside - first inside. A visit counts once it has lasted ``min_zone_dwell_s``
+  (shorter ones are pass-bys: in the occupancy only): zone entries count visits reaching that
+  dwell, in the window where they reach it; exits count counted visits ending.
 - Queues (kind ``queue``): length = occupancy. A visit that ends with the track later seen in
   the ``serves`` zone (the till) was served (without ``serves``, every completed visit is).
   Throughput = served / covered time; Little's law wait = avg length / throughput; measured
@@ -426,12 +428,19 @@ class Aggregator:
                 win.visitors += 1
             mask = masks[k]
             if mask:
+                min_stay = self.settings.min_zone_dwell_s
                 for z in range(nz):
                     if mask >> z & 1:
-                        win.zone_tracks[z].add(track_id)
-                        if track.visit_start[z] is None:
-                            track.visit_start[z] = t
-                            win.entries[z] += 1
+                        start = track.visit_start[z]
+                        if start is None:
+                            track.visit_start[z] = start = t
+                            stayed_before = -math.inf
+                        else:
+                            stayed_before = track.last_in[z] - start
+                        if t - start >= min_stay:
+                            win.zone_tracks[z].add(track_id)
+                            if stayed_before < min_stay:
+                                win.entries[z] += 1  # the stay just became long enough to count
                         track.last_in[z] = t
             # Zones the track is no longer in (after every zone it is in was updated above, so a
             # queue visit ending now sees this frame at the till).
@@ -483,6 +492,8 @@ class Aggregator:
     def _end_visit(self, model: CameraModel, cam: CameraState, track_id: int, track: Track, z: int) -> None:
         start, end = track.visit_start[z], track.last_in[z]
         track.visit_start[z] = None
+        if end - start < self.settings.min_zone_dwell_s:
+            return  # a pass-by: it never counted as an entry, so no exit, dwell or wait either
         till = model.serves[z]
         served = None
         if model.zone_kinds[z] == "queue":

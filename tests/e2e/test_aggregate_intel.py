@@ -64,7 +64,7 @@ def test_dwell_per_visit_within_one_and_a_half_seconds(run):
 
 
 def test_table_zone_occupancy_matches_the_labels(run):
-    _, frames, visits, _ = run
+    _, frames, visits, stats = run
     with open(INTEL_DIR / "frame_counts.csv", encoding="utf-8") as fh:
         labels = {int(r["frame"]): int(r["persons"]) for r in csv.DictReader(fh)}
     from services.aggregate.geometry import PolygonSet
@@ -86,6 +86,9 @@ def test_table_zone_occupancy_matches_the_labels(run):
             at_table += in_table == 1
     # In the middle half of every visit the visitor stands at the table: occupancy 1.
     assert at_table >= 0.9 * standing and scored > 500
-    # One table visit per labelled visit.
-    table_visits = [v for v in visits if v.zone_id == "table" and v.dwell_s >= 3.0]
+    # One table visit per labelled visit, and one zone entry and exit each: a foot point grazing
+    # the table on the way in is a pass-by (min_zone_dwell_s), not another visit.
+    table_visits = [v for v in visits if v.zone_id == "table"]
     assert len(table_visits) == len(labelled_visits())
+    table_stats = [s for s in stats if s.zone_id == "table"]
+    assert sum(s.entries or 0 for s in table_stats) == sum(s.exits or 0 for s in table_stats) == len(labelled_visits())
