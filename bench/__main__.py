@@ -28,6 +28,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("archive", ["--days", "365", "--repeats", "2"]),
     ("sentiment", ["--frames", "80"]),
     ("pipeline", []),
+    ("idle", []),
 ]
 
 
