@@ -87,24 +87,13 @@ def bench_core(n: int) -> float:
     return n / (time.perf_counter() - start), n / (time.process_time() - cpu)
 
 
-def _produce(bootstrap: str, msgs) -> None:
-    from storesight.bus import TypedProducer
-    from storesight.config import KafkaSettings
-    from storesight.topics import DETECTIONS
-
-    producer = TypedProducer(KafkaSettings(bootstrap=bootstrap), "bench-producer")
-    for m in msgs:
-        producer.send(DETECTIONS, m.camera_id, m)
-    producer.flush()
-    producer.close()
-
-
 def bench_worker(bootstrap: str, redis_prefix: str, n: int, latency_n: int) -> tuple[tuple[float, float], list[float]]:
     import redis
 
     from services.aggregate.service import AggregateWorker
+    from tests.support.bus import send_detections
 
-    _produce(bootstrap, synthetic(n, time.time() - n / (10 * len(CAMERAS)) - 120))
+    send_detections(bootstrap, synthetic(n, time.time() - n / (10 * len(CAMERAS)) - 120), "bench-producer")
     worker = AggregateWorker(bench_config(bootstrap), group=f"bench-{uuid.uuid4().hex[:6]}",
                              redis_prefix=redis_prefix)
     worker.open()

@@ -65,15 +65,16 @@ def _latest(path: str, pid: int) -> dict | None:
 
 
 def run(messages: int, kill_at: float = 0.5, settle_s: float = 20.0, timeout_s: float = 900.0) -> dict:
-    from bench.aggregate.__main__ import _produce, synthetic
+    from bench.aggregate.__main__ import synthetic
     from storesight.broker import EmbeddedBroker, free_port
     from storesight.topics import ensure_topics
+    from tests.support.bus import send_detections
 
     path = tempfile.mktemp(prefix="faust-restart-", suffix=".jsonl")
     deadline = time.monotonic() + timeout_s
     with EmbeddedBroker(port=free_port()) as broker:
         ensure_topics(broker.bootstrap)
-        _produce(broker.bootstrap, synthetic(messages, time.time() - 600))
+        send_detections(broker.bootstrap, synthetic(messages, time.time() - 600), "faust-restart")
         first = _start(broker.bootstrap, path)
         try:
             while (_latest(path, first.pid) or {}).get("processed", 0) < kill_at * messages:

@@ -357,7 +357,7 @@ class Aggregator:
     def _camera(self, model: CameraModel) -> CameraState:
         cam = self.state.cameras.get(model.camera_id)
         if cam is None:
-            cam = CameraState(crossings=LineCrossings(self.settings.line_debounce_px),
+            cam = CameraState(crossings=LineCrossings(),
                               live_counts=[0] * (len(model.zone_ids) + 1),
                               last_rate=[None] * len(model.zone_ids))
             self.state.cameras[model.camera_id] = cam
@@ -452,7 +452,7 @@ class Aggregator:
                 for ln, side in enumerate(sides[k]):
                     if not side:
                         continue  # in the debounce band or beside the segment
-                    crossed = cam.crossings.observe_side(ln, track_id, side)
+                    crossed = cam.crossings.observe(ln, track_id, side)
                     if crossed is not None:
                         totals = self.state.line_totals.setdefault((model.store_id, model.line_ids[ln]), [0, 0])
                         if crossed == ENTRY:

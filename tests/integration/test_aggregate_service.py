@@ -34,6 +34,7 @@ from storesight.bus import TypedProducer
 from storesight.config import KafkaSettings, load_config
 from storesight.contracts import CameraHealth, Detections, ZoneStats, decode, to_timestamp
 from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, ensure_topics
+from tests.support.bus import send_detections
 from tests.support.servers import INTEL_CLIP, REPO
 
 T0 = 1_800_000_000.0
@@ -140,14 +141,6 @@ def keyed(stats: list[ZoneStats]) -> dict:
     return table
 
 
-def send(bootstrap: str, msgs) -> None:
-    producer = TypedProducer(KafkaSettings(bootstrap=bootstrap), "test-aggregate")
-    for m in msgs:
-        producer.send(DETECTIONS, m.camera_id, m)
-    producer.flush()
-    producer.close()
-
-
 @pytest.fixture()
 def setup(fresh_broker, redis_url, tmp_path):
     ensure_topics(fresh_broker.bootstrap)
@@ -176,7 +169,7 @@ def test_window_stats_live_state_and_metrics(setup, redis_url):
     port = free_port()
     proc = start_worker(config_path, redis_url, "agg-test", prefix, port)
     try:
-        send(bootstrap, msgs)
+        send_detections(bootstrap, msgs)
         # cam-a: 5 windows closed (watermark T0+29.8) x (shelf, camera view, line) ; cam-b: 5 x (aisle, view).
         got = keyed(read_stats(bootstrap, want=5 * 3 + 5 * 2))
         for k in (0, 1, 2, 4):
@@ -271,16 +264,16 @@ def test_sigkill_mid_window_restart_is_exact(setup, redis_url, tmp_path):
     rest = msgs[len(upto_close) + len(mid_window):]
     proc = start_worker(config_path, redis_url, "agg-kill", prefix, free_port())
     try:
-        send(bootstrap, upto_close)  # closes window 2 at T0+16: checkpoint
+        send_detections(bootstrap, upto_close)  # closes window 2 at T0+16: checkpoint
         _wait_live(client, prefix, "2027-01-15T08:00:16.4")
         time.sleep(0.5)
         at_checkpoint = _checkpointed_offsets(client, prefix, "agg-kill")
-        send(bootstrap, mid_window)  # processed, live updated, not checkpointed
+        send_detections(bootstrap, mid_window)  # processed, live updated, not checkpointed
         _wait_live(client, prefix, "2027-01-15T08:00:17.4")
         assert _checkpointed_offsets(client, prefix, "agg-kill") == at_checkpoint  # the kill loses work
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        send(bootstrap, rest)
+        send_detections(bootstrap, rest)
         proc = start_worker(config_path, redis_url, "agg-kill", prefix, free_port())
         got = keyed(read_stats(bootstrap, want=len(expected), timeout_s=90))
         assert set(got) == {(z, s - T0) for z, s in expected}

@@ -101,13 +101,25 @@ def test_line_sides_agree_with_debounced_distance_beside_the_segment(points):
 # ------------------------------------------------------------------ lines
 
 
+# A vertical line at x = 0.5, inside to the left: the foot point (0.5 - d, 0.5) is d from it.
+VERTICAL = LineSet([((0.5, 0.0), (0.5, 1.0), (0.0, 0.5))])
+
+
+def crossings_along(distances, debounce, track=1):
+    """Events of one track walking at these distances from VERTICAL, as the aggregator sees them."""
+    points = np.array([(0.5 - d, 0.5) for d in distances])
+    counter = LineCrossings()
+    events = [counter.observe(0, track, side) if side else None
+              for side in VERTICAL.sides(points, debounce)[:, 0].tolist()]
+    return events, VERTICAL.signed_distance(points)[:, 0].tolist()
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.floats(-0.2, 0.2, allow_nan=False), min_size=1, max_size=60))
 def test_line_crossings_equal_changes_of_debounced_side(path):
     debounce = 0.02
-    counter = LineCrossings(debounce)
-    events = [counter.observe(0, 1, d) for d in path]
-    sides = [1 if d > debounce else -1 for d in path if abs(d) > debounce]
+    events, distances = crossings_along(path, debounce)
+    sides = [1 if d > debounce else -1 for d in distances if abs(d) > debounce]
     changes = [b for a, b in zip(sides, sides[1:], strict=False) if a != b]
     assert [e for e in events if e] == ["entry" if s > 0 else "exit" for s in changes]
     # Entries and exits alternate, so they never differ by more than one.
@@ -117,8 +129,7 @@ def test_line_crossings_equal_changes_of_debounced_side(path):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.floats(-0.019, 0.019, allow_nan=False), min_size=1, max_size=50))
 def test_jitter_on_the_line_after_one_crossing_counts_once(jitter):
-    counter = LineCrossings(0.02)
-    events = [counter.observe(0, 3, d) for d in [-0.1, 0.1, *jitter, 0.05]]
+    events, _ = crossings_along([-0.1, 0.1, *jitter, 0.05], 0.02, track=3)
     assert [e for e in events if e] == ["entry"]
 
 

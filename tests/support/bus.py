@@ -1,0 +1,19 @@
+"""Loading a topic with detections for tests and benchmarks (one producer, flushed, closed)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from storesight.bus import TypedProducer
+from storesight.config import KafkaSettings
+from storesight.contracts import Detections
+from storesight.topics import DETECTIONS
+
+
+def send_detections(bootstrap: str, messages: Iterable[Detections], client_id: str = "test-detections") -> None:
+    """Publish each message keyed by its camera id (as detect does) and wait until all are acknowledged."""
+    producer = TypedProducer(KafkaSettings(bootstrap=bootstrap), client_id)
+    for message in messages:
+        producer.send(DETECTIONS, message.camera_id, message)
+    producer.flush()
+    producer.close()
