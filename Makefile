@@ -41,7 +41,7 @@ proto-check: proto
 	else echo "buf breaking: $$against has no contracts to compare with"; fi
 
 lint:
-	.venv/bin/ruff check storesight services tests bench deploy
+	.venv/bin/ruff check storesight services tools tests bench deploy
 
 test: proto-check lint
 	$(PY) -m pytest -ra -q

@@ -36,7 +36,7 @@ METRICS: dict[str, str] = {
     "storesight_camera_up": GAUGE,
     "storesight_aggregate_late_records_total": COUNTER,
     "storesight_aggregate_records_total": COUNTER,
-    # aggregate, opt-in sentiment (docs/privacy.md): labels from services/detect/attributes/labels.py
+    # aggregate, opt-in sentiment (docs/privacy.md): labels from storesight/attributes.py
     "storesight_zone_expression_tracks": GAUGE,
     "storesight_zone_age_band_tracks": GAUGE,
     "storesight_zone_gender_tracks": GAUGE,

@@ -310,9 +310,6 @@ class Store(Strict):
     def zone(self, zone_id: str) -> Zone | None:
         return next((z for c in self.cameras for z in c.zones if z.id == zone_id), None)
 
-    def camera_of_zone(self, zone_id: str) -> Camera | None:
-        return next((c for c in self.cameras if any(z.id == zone_id for z in c.zones)), None)
-
     def is_open(self, when: dt.datetime) -> bool:
         """Business hours in the store's own time zone; no hours configured = always open."""
         if not self.business_hours:
@@ -340,10 +337,6 @@ class KafkaSettings(Strict):
     # an idle consumer then uses ~0.7 % of a core instead of ~8.5 %).
     fetch_max_wait_ms: int = Field(10, ge=0)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024 * 1024)
-    # faust: at-least-once (the embedded broker lacks idempotent producers) and
-    # single-record producer batches (keeps table recovery exact on the embedded broker).
-    faust_processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
-    faust_producer_max_batch_size: int = Field(1, ge=1)
 
 
 class IngestSettings(Strict):

@@ -54,7 +54,7 @@ def intel_detections_file(intel_clip, tmp_path_factory):
     import sys
 
     out = tmp_path_factory.mktemp("detect") / "intel.jsonl"
-    subprocess.run([sys.executable, "-m", "storesight", "detect-file", str(intel_clip), "--out", str(out),
+    subprocess.run([sys.executable, "-m", "tools", "detect-file", str(intel_clip), "--out", str(out),
                     "--every", str(INTEL_EVERY), "--start-time", "2026-11-21T09:00:00Z"],
                    cwd=servers.REPO, check=True, timeout=900, capture_output=True)
     return out

@@ -17,13 +17,17 @@ from storesight.config import KafkaSettings
 
 
 def faust_app(bootstrap: str, app_id: str):
-    """A faust app with the settings from KafkaSettings, the detections topic and a per-camera table."""
+    """A faust app with the service's Kafka settings, the detections topic and a per-camera table.
+
+    faust runs only here, as a benchmark: at-least-once (the embedded broker lacks idempotent
+    producers) and single-record producer batches (keeps table recovery exact on that broker).
+    """
     import faust
 
     settings = KafkaSettings(bootstrap=bootstrap)
     app = faust.App(app_id, broker=f"kafka://{bootstrap}", store="memory://",
-                    processing_guarantee=settings.faust_processing_guarantee,
-                    producer_max_batch_size=settings.faust_producer_max_batch_size,
+                    processing_guarantee="at_least_once",
+                    producer_max_batch_size=1,
                     broker_session_timeout=settings.session_timeout_ms / 1000,
                     topic_partitions=4, web_enabled=False, value_serializer="raw", key_serializer="raw")
     topic = app.topic("storesight.detections", value_serializer="raw", key_serializer="raw")

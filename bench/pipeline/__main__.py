@@ -1,5 +1,5 @@
 """Whole-pipeline benchmark: ingest -> detect -> aggregate -> alerts as separate processes
-(storesight.stack.LocalStack: embedded broker, a private Redis, local SMS/e-mail peers).
+(tools.stack.LocalStack: embedded broker, a private Redis, local SMS/e-mail peers).
 
     python -m bench.pipeline [--capacity-frames 120] [--bare-frames 40] [--duration 600] [--load 0.8]
 
@@ -40,9 +40,9 @@ from bench.detect.frames import intel_jpegs
 from services.detect.pipeline import Detector
 from storesight.broker import free_port
 from storesight.config import DetectSettings
-from storesight.stack import LocalStack
 from storesight.topics import DETECTIONS
 from tests.support.mjpeg_server import make_handler
+from tools.stack import LocalStack
 
 REPO = Path(__file__).resolve().parents[2]
 STORE, CAMERA = "demo-store", "cam-table"

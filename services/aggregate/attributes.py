@@ -14,8 +14,7 @@ histogram counting more tracks than the group has), ``unknown_zone``, ``spans_wi
 
 from __future__ import annotations
 
-from services.detect.attributes.anonymity import AttributeGroup
-from services.detect.attributes.labels import AGE_BAND_LABELS, EXPRESSIONS, GENDERS
+from storesight.attributes import AGE_BAND_LABELS, EXPRESSIONS, GENDERS, AttributeGroup
 
 # Histogram field of AttributeGroup -> (metric label name, its fixed label set).
 HISTOGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.aggregate.core import FrameRecord, HealthRecord, LiveZone, WindowStats
-from services.detect.attributes import wire
+from storesight import attributes as wire
 from storesight.contracts import CameraHealth, Detections, ZoneStats, seconds
 
 _STATUS = {"OK": ZoneStats.STATUS_OK, "PARTIAL": ZoneStats.STATUS_PARTIAL, "UNKNOWN": ZoneStats.STATUS_UNKNOWN}

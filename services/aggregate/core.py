@@ -45,7 +45,7 @@ from services.aggregate.attributes import merge, rejection, window_of
 from services.aggregate.geometry import LineSet, PolygonSet, bit_masks
 from services.aggregate.lines import ENTRY, LineCrossings
 from services.aggregate.queues import littles_law_wait, percentile, throughput_per_min, union_length
-from services.detect.attributes.anonymity import AttributeGroup
+from storesight.attributes import AttributeGroup
 from storesight.config import AggregateSettings, Config
 
 log = logging.getLogger(__name__)

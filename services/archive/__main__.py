@@ -1,7 +1,8 @@
-"""``python -m services.archive --config FILE``: run the archive service."""
+"""``python -m services.archive --config FILE`` runs the archive service (what its container runs)."""
 
 import sys
 
-from storesight.cli import main
+from services.archive.cli import register
+from storesight.verbs import run_verb
 
-sys.exit(main(["archive", *sys.argv[1:]]))
+sys.exit(run_verb(register, "archive", sys.argv[1:], prog="python -m services.archive"))

@@ -1,7 +1,8 @@
-"""``python -m services.detect --config FILE`` runs the detect service."""
+"""``python -m services.detect --config FILE`` runs the detect service (what its container runs)."""
 
 import sys
 
-from storesight.cli import main
+from services.detect.cli import register
+from storesight.verbs import run_verb
 
-sys.exit(main(["detect", *sys.argv[1:]]))
+sys.exit(run_verb(register, "detect", sys.argv[1:], prog="python -m services.detect"))

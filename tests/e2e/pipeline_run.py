@@ -1,4 +1,4 @@
-"""Helpers for end-to-end runs of the whole pipeline (storesight.stack.LocalStack) on a finite clip:
+"""Helpers for end-to-end runs of the whole pipeline (tools.stack.LocalStack) on a finite clip:
 wait until every frame has gone through every stage, read every topic back, and gather everything
 the run left behind (topics, Redis, logs, files) for the privacy scan.
 """
@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from storesight.stack import LocalStack
-from storesight.stack import metric_value as m
 from storesight.topics import BY_NAME, DETECTIONS, FRAMES, ZONE_STATS
+from tools.stack import LocalStack
+from tools.stack import metric_value as m
 
 FRAMES_DONE_POLL_S = 1.0
 # Runtime byproducts of Python and pytest, not files the pipeline wrote.

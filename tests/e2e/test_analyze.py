@@ -26,7 +26,7 @@ CONFIG = REPO / "examples" / "demo-store.yaml"
 def report(intel_clip, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     done = subprocess.run(
-        [sys.executable, "-m", "storesight", "analyze", str(intel_clip), "--config", str(CONFIG),
+        [sys.executable, "-m", "tools", "analyze", str(intel_clip), "--config", str(CONFIG),
          "--every", "5", "--until", "22", "--out", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

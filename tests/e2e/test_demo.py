@@ -46,7 +46,7 @@ def test_demo_starts_fast_shows_live_counts_and_an_sms_and_stops_cleanly(intel_c
     prefix = f"storesight:test-demo-{secrets.token_hex(4)}:"  # a shared Redis: keys of our own
     began = time.monotonic()
     demo = subprocess.Popen(
-        [sys.executable, "-m", "storesight", "demo", "--no-live", "--duration", str(LIMIT_S), "--every", "2", "--fps", "1",
+        [sys.executable, "-m", "tools", "demo", "--no-live", "--duration", str(LIMIT_S), "--every", "2", "--fps", "1",
          "--workdir", str(workdir), "--redis-prefix", prefix],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"})
     lines: list[str] = []
@@ -94,7 +94,7 @@ def test_demo_starts_fast_shows_live_counts_and_an_sms_and_stops_cleanly(intel_c
 @pytest.mark.slow
 def test_without_the_clip_the_demo_runs_on_a_generated_synthetic_store(tmp_path):
     from storesight.config import load_config
-    from storesight.demo import missing_clips, synthetic_fallback
+    from tools.demo import missing_clips, synthetic_fallback
 
     config_text = (REPO / "examples" / "demo-store.yaml").read_text()
     missing = tmp_path / "demo-store.yaml"

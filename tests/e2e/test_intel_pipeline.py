@@ -42,7 +42,6 @@ import yaml
 
 from storesight.config import load_config
 from storesight.contracts import AlertEvent, Detections, ZoneStats, seconds
-from storesight.stack import LocalStack
 from storesight.topics import ALERTS, DETECTIONS, FRAMES, MINUTE_MS, ZONE_STATS
 from tests.e2e.pipeline_run import (
     decode_all,
@@ -53,6 +52,7 @@ from tests.e2e.pipeline_run import (
 )
 from tests.support.privacy import assert_no_leaks, check_aggregates
 from tests.support.servers import INTEL_CLIP, INTEL_DIR, REPO
+from tools.stack import LocalStack
 
 # The run takes ~2-3 min on an idle 2-core machine; the bound is for a loaded one.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
@@ -164,7 +164,7 @@ def test_six_entries_and_six_exits(run):
     exits = sum(s.exits for s in stats if s.zone_id == "line:right-exit" and s.HasField("exits"))
     entries_in = sum(s.entries for s in stats if s.zone_id == "line:right-exit" and s.HasField("entries"))
     assert (visitors, exits, entries_in) == (6, 6, 0)
-    from storesight.stack import metric_value
+    from tools.stack import metric_value
 
     assert metric_value(run["exits_metric"], "storesight_zone_exits_total", store=STORE, line="right-exit") == 6
 

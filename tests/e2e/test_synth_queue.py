@@ -37,10 +37,10 @@ import yaml
 
 from storesight.config import load_config
 from storesight.contracts import AlertEvent, seconds
-from storesight.stack import LocalStack
 from storesight.topics import ALERTS, ZONE_STATS
 from tests.e2e.pipeline_run import decode_all, read_topics, wait_until_drained
 from tests.support.servers import INTEL_CLIP
+from tools.stack import LocalStack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -63,7 +63,7 @@ def write_config(clip_dir, workdir):
 def run(tmp_path_factory):
     if not INTEL_CLIP.exists():
         pytest.skip("the synthetic queue is made of the Intel clip's people (../shared/data absent)")
-    from storesight.synth.render import generate
+    from tools.synth.render import generate
 
     workdir = tmp_path_factory.mktemp("synth-e2e")
     generated = generate(workdir / "clip", scenario="queue", seed=0, people_source="intel")

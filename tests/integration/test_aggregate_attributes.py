@@ -20,8 +20,8 @@ from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import generate_latest
 
 from services.aggregate.service import AggregateWorker
-from services.detect.attributes import wire
-from services.detect.attributes.anonymity import AttributeGroup
+from storesight import attributes as wire
+from storesight.attributes import AttributeGroup
 from storesight.bus import TypedProducer
 from storesight.config import parse_config
 from storesight.contracts import CameraHealth, Detections, ZoneStats, to_timestamp

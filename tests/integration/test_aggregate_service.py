@@ -209,7 +209,7 @@ def test_window_stats_live_state_and_metrics(setup, redis_url):
         if INTEL_CLIP.exists():
             import cv2
 
-            from storesight.cli import main
+            from tools.cli import main
 
             png = config_path.parent / "heat.png"
             assert main(["heatmap", "cam-a", "--config", str(config_path), "--out", str(png),

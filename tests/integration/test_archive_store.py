@@ -13,7 +13,6 @@ from services.archive.report import write_report
 from services.archive.rows import zone_stats_row
 from services.archive.transactions import TransactionFileError, import_transactions
 from services.archive.writer import ArchiveWriter
-from storesight.cli import main
 from storesight.contracts import AlertEvent, to_timestamp
 from tests.integration.archive_fixture import (
     EAST,
@@ -25,6 +24,7 @@ from tests.integration.archive_fixture import (
     fresh_schema,
     load_fixture,
 )
+from tools.cli import main
 
 TABLES = ("zone_stats", "zone_hourly", "alert_events", "transactions", "stores", "schema_migrations")
 

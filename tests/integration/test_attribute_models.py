@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from services.detect.attributes.chips import aligned_chip, face_chip
-from services.detect.attributes.labels import EXPRESSIONS, GENDERS, age_band
+from storesight.attributes import EXPRESSIONS, GENDERS, age_band
 from tests.support.servers import INTEL_CLIP
 
 pytest.importorskip("ai_edge_litert")

@@ -164,6 +164,6 @@ def test_topics_ensure_twice_gives_the_same_topics(fresh_broker):
 
 @pytest.mark.parametrize("verb", ["config", "broker", "topics", "demo"])
 def test_cli_help_lists_the_verbs(verb):
-    from storesight.cli import build_parser
+    from tools.cli import build_parser
 
     assert verb in build_parser().format_help()

@@ -46,9 +46,9 @@ import yaml
 from deploy.check import as_bool_comparisons, dashboard_queries, rule_expressions, substitute_variables
 from deploy.metrics import HISTOGRAM, METRICS, OPT_IN, SERVICE_PREFIXES, referenced_names
 from storesight.broker import free_port
-from storesight.stack import ServiceProcess
 from storesight.topics import ensure_topics
 from tests.support.servers import wait_port
+from tools.stack import ServiceProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 

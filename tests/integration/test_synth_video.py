@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from storesight import cli
-from storesight.synth import people
-from storesight.synth.render import generate, store_background
 from storesight.video import read_frames, video_info
+from tools import cli
+from tools.synth import people
+from tools.synth.render import generate, store_background
 
 OUTPUT_FILES = {"clip.mp4", "truth.jsonl", "truth.json", "store.yaml"}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from storesight import cli
 from storesight.config import load_config
-from storesight.synth.people import intel_background
 from storesight.video import reference_frame
+from tools import cli
+from tools.synth.people import intel_background
 
 DEMO_CONFIG = "examples/demo-store.yaml"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storesight import localservers
-from storesight.localservers import port_open, wait_port  # noqa: F401 - re-exported for tests
+from tools import localservers
+from tools.localservers import port_open, wait_port  # noqa: F401 - re-exported for tests
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -9,8 +9,8 @@ import pytest
 from services.aggregate.attributes import merge, metric_values, rejection, window_of
 from services.aggregate.convert import frame_from_proto, zone_stats_to_proto
 from services.aggregate.core import Aggregator, FrameRecord, WindowStats
-from services.detect.attributes import wire
-from services.detect.attributes.anonymity import AttributeGroup
+from storesight import attributes as wire
+from storesight.attributes import AttributeGroup
 from storesight.config import parse_config
 from storesight.contracts import Detections
 

@@ -11,9 +11,9 @@ import pytest
 from services.aggregate.convert import frame_from_proto, zone_stats_to_proto
 from services.aggregate.core import WindowStats
 from services.aggregate.heatmap import accumulate, median_background, render
-from storesight.cli import main
 from storesight.contracts import Detections, ZoneStats
 from tests.support.servers import INTEL_DIR, REPO
+from tools.cli import main
 
 
 def test_unknown_window_has_no_values_and_known_zero_is_written():

@@ -7,9 +7,9 @@ import pytest
 
 from services.detect.attributes.anonymity import TrackLedger, k_anonymous_group
 from services.detect.attributes.guard import CostGuard
-from services.detect.attributes.labels import EXPRESSIONS, GENDERS, age_band
 from services.detect.attributes.smoothing import Observation, TrackAttributes, TrackVotes
 from services.detect.attributes.zones import zones_at
+from storesight.attributes import EXPRESSIONS, GENDERS, age_band
 from storesight.config import parse_config
 
 

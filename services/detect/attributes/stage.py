@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from prometheus_client import Counter, Histogram
 
+from storesight.attributes import to_proto
 from storesight.config import Camera, Config, Store
 from storesight.contracts import seconds
 from storesight.v1.detections_pb2 import AttributeAggregate, Detections
@@ -30,7 +31,6 @@ from .chips import aligned_chip, face_chip
 from .classifiers import AGE_SIZE, EXPRESSION_SIZE, GENDER_SIZE, expected_age
 from .guard import CostGuard
 from .smoothing import Observation
-from .wire import to_proto
 from .zones import zones_at
 
 ATTRIBUTE_SECONDS = Histogram("storesight_detect_attribute_seconds",
@@ -105,9 +105,6 @@ class AttributeStage:
     @property
     def enabled(self) -> bool:
         return bool(self._cameras)
-
-    def enabled_for(self, camera_id: str) -> bool:
-        return camera_id in self._cameras
 
     def process(self, batch: Sequence[tuple[np.ndarray, Detections]]) -> None:
         """Run the stage over a batch of (BGR frame, its Detections); appends aggregates in place."""

@@ -29,7 +29,7 @@ def test_replica_runs_its_shard_and_stops_cleanly(fresh_broker, intel_clip, tmp_
     env = dict(os.environ, KAFKA_BOOTSTRAP=fresh_broker.bootstrap, STORESIGHT_HTTP_PORT=str(port),
                POD_NAME="ingest-1", PYTHONPATH=str(REPO))
     collector = Collector(fresh_broker.bootstrap, FRAMES, CAMERA_HEALTH)
-    proc = subprocess.Popen([sys.executable, "-m", "storesight", "ingest", "--config", str(path)],
+    proc = subprocess.Popen([sys.executable, "-m", "tools", "ingest", "--config", str(path)],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         collector.wait_for(lambda: len(collector.frames_of("cam-b")) >= 4, 30, "frames of cam-b")

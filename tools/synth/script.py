@@ -17,7 +17,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from storesight.synth import scene
+from tools.synth import scene
 
 SPEED = 0.15  # normalised units per second (~115 px/s across a 768 px frame)
 LEAD_IN_S = 1.0

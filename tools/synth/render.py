@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import yaml
 
-from storesight.synth import people, scene
-from storesight.synth.script import SCENARIOS, FrameTruth, Truth, simulate
 from storesight.video import video_info
+from tools.synth import people, scene
+from tools.synth.script import SCENARIOS, FrameTruth, Truth, simulate
 
 VIDEO_NAME = "clip.mp4"
 FOURCC = "mp4v"  # MPEG-4 Part 2: encoded and decoded by the OpenCV wheel offline

@@ -1,4 +1,4 @@
-"""``storesight zones preview --config FILE --camera ID --out PNG`` (drawing: ``storesight.preview``)."""
+"""``storesight zones preview --config FILE --camera ID --out PNG`` (drawing: ``tools.preview``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ def _cmd_zones_preview(args: argparse.Namespace) -> int:
     import cv2
 
     from storesight.config import ConfigError, load_config
-    from storesight.preview import draw_layout
     from storesight.video import reference_frame
+    from tools.preview import draw_layout
 
     try:
         config = load_config(args.config)

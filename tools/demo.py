@@ -58,7 +58,7 @@ def missing_clips(config: Config) -> list[tuple[str, Path]]:
 def synthetic_fallback(missing: list[tuple[str, Path]], workdir: Path) -> Path:
     """A synthetic store clip (``storesight synth --scenario demo``) and its store config, for a
     machine without the labelled clip; returns the config to run the demo on."""
-    from storesight.synth.render import generate
+    from tools.synth.render import generate
 
     names = ", ".join(f"{camera}: {path}" for camera, path in missing)
     print(f"the demo clip is missing ({names}): generating a synthetic store clip "
@@ -107,7 +107,7 @@ def start_ingest(stack, lead_s: float = 2.0) -> None:
     """Start ingest last, its file cameras stamped from now: a replayed file's capture time is
     start_time + frame / fps, counted from when ingest opens the file; the detector drops frames
     older than max_frame_age_s, so the start time must be when the replay really begins."""
-    from storesight.stack import ServiceProcess
+    from tools.stack import ServiceProcess
 
     data = yaml.safe_load(stack.run_config_path.read_text())
     start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=lead_s)  # ingest's own start-up
@@ -167,8 +167,8 @@ class Watcher:
 def run_demo(args: argparse.Namespace) -> int:
     import redis
 
-    from storesight.demo_view import DemoView
-    from storesight.stack import LocalStack
+    from tools.demo_view import DemoView
+    from tools.stack import LocalStack
 
     began = time.monotonic()
     # aiosmtpd (the local e-mail peer, in this process) logs a warning about its own deprecated API.
@@ -340,7 +340,7 @@ def register(sub) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from storesight.stack import ServiceFailed
+    from tools.stack import ServiceFailed
 
     if args.live is None:
         args.live = sys.stdout.isatty()

@@ -16,7 +16,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from storesight.synth.render import generate
+    from tools.synth.render import generate
 
     width, height = args.size
     try:
@@ -40,7 +40,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    from storesight.synth.script import SCENARIOS
+    from tools.synth.script import SCENARIOS
 
     synth = sub.add_parser("synth", help="write a synthetic store clip with exact ground truth")
     synth.add_argument("--out", required=True, help="output folder (created)")

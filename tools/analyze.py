@@ -2,7 +2,7 @@
 
 No Kafka, no Redis: frames go through ``services.detect.pipeline.detect_video`` (the code behind
 the detect service) and ``services.aggregate.core.Aggregator`` (the code behind the aggregate
-service), and the results are written as a report folder (see ``storesight.report``).
+service), and the results are written as a report folder (see ``tools.report``).
 Capture times are the camera's ``start_time`` (default 1970-01-01Z) + frame / clip fps, as the
 ingest service stamps a replayed file.
 """
@@ -139,7 +139,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from storesight.logs import setup_logging
-    from storesight.report import write_report
+    from tools.report import write_report
 
     setup_logging("analyze")  # JSON logs on stderr
     logging.getLogger().setLevel(logging.WARNING)  # the progress bar says how it goes

@@ -15,14 +15,14 @@ from storesight.config import ConfigError, json_schema, load_config
 
 # Modules that add verbs, in the order they appear in --help.
 VERB_MODULES: list[str] = [
-    "storesight.demo",
-    "storesight.analyze",
+    "tools.demo",
+    "tools.analyze",
     "services.ingest.cli",
     "services.detect.cli",
     "services.aggregate.cli",
     "services.alerts.cli",
-    "storesight.synth.cli",
-    "storesight.preview_cli",
+    "tools.synth.cli",
+    "tools.preview_cli",
     "services.archive.cli",
 ]
 

@@ -23,8 +23,8 @@ import yaml
 
 from storesight.broker import EmbeddedBroker, free_port
 from storesight.config import Config, load_config
-from storesight.localservers import ensure_redis, stop_redis
 from storesight.topics import ensure_topics
+from tools.localservers import ensure_redis, stop_redis
 
 log = logging.getLogger(__name__)
 

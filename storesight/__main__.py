@@ -1,5 +1,0 @@
-import sys
-
-from storesight.cli import main
-
-sys.exit(main())
