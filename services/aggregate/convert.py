@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.aggregate.core import FrameRecord, HealthRecord, LiveZone, WindowStats
+from services.aggregate.records import FrameRecord, HealthRecord, LiveZone, WindowStats
 from storesight import attributes as wire
 from storesight.contracts import CameraHealth, Detections, ZoneStats, seconds
 

@@ -1,6 +1,6 @@
 """The aggregate worker: Kafka in, ZoneStats out, live state in Redis, business metrics.
 
-A thin shell around ``core.Aggregator``. One aggregator per input partition number (detections
+A thin shell around ``aggregator.Aggregator``. One aggregator per input partition number (detections
 and camera-health are both keyed by camera id with the same partition count, so partition p of
 each holds the same cameras). Exactly-once *state*: each aggregator's state is checkpointed to
 Redis in one SET together with the input offsets it reflects; on assignment the worker loads the
@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from kafka import ConsumerRebalanceListener
 from prometheus_client import Counter, Gauge
 
+from services.aggregate.aggregator import Aggregator
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
-from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
+from services.aggregate.records import HeatmapWindow, WindowStats
 from storesight.bus import TypedConsumer, TypedProducer, bootstrap_from_env
 from storesight.config import Config
 from storesight.contracts import Detections

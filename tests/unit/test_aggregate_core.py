@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.aggregate.core import OK, PARTIAL, UNKNOWN, Aggregator, FrameRecord, HealthRecord, WindowStats
+from services.aggregate.aggregator import Aggregator
 from services.aggregate.geometry import LineSet, PolygonSet, bit_masks
 from services.aggregate.lines import LineCrossings
 from services.aggregate.queues import littles_law_wait, throughput_per_min, union_length
+from services.aggregate.records import OK, PARTIAL, UNKNOWN, FrameRecord, HealthRecord, WindowStats
 from storesight.config import parse_config
 
 coord = st.floats(0.0, 1.0, allow_nan=False, width=32)
