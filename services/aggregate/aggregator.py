@@ -8,11 +8,13 @@ plain records (no Kafka, Redis or faust), so the service, the tests and ``stores
 all feed the same code. One ``Aggregator`` owns the cameras of one input partition; its state
 (``state.AggregatorState``) is plain data, which the service checkpoints with the input offsets.
 
-Event time: a record belongs to the tumbling window ``floor(capture / window_s)``. The watermark
-is the highest capture (or health report) time seen. A window closes once the watermark passes
+Event time, per camera: a record belongs to the tumbling window ``floor(capture / window_s)``.
+Each camera has its own watermark: the highest capture (or health report) time of that camera.
+A camera's window (of each of its zones and lines) closes once the camera's watermark passes
 ``window_end + allowed_lateness_s``; records for a closed window are late: counted (metric +
-``late_records`` of the camera's next closed window), never merged. The README has the
-definitions of every value.
+``late_records`` of the camera's next closed window), never merged. So cameras that share an
+input partition never close each other's windows: a camera running behind another one gives
+exactly the windows it would give alone. The README has the definitions of every value.
 
 >>> from storesight.config import parse_config
 >>> config = parse_config({"region": "r", "pipeline": {"aggregate": {"window_s": 10}},
@@ -30,7 +32,6 @@ definitions of every value.
 from __future__ import annotations
 
 import logging
-import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 
@@ -90,20 +91,20 @@ class Aggregator:
         batch = list(records)
         geometry = self._batch_geometry(batch)
         for index, rec in enumerate(batch):
-            if isinstance(rec, HealthRecord):
-                self._health(rec)
-                self._advance(rec.report_s if self.settings.health_advances_watermark else None, out)
-                continue
             model = self.models.get(rec.camera_id)
             if model is None:
                 self.unknown_cameras += 1
                 continue
-            self.state.records += 1
             cam = self._camera(model)
+            if isinstance(rec, HealthRecord):
+                self._health(cam, rec)
+                self._advance(model, cam, rec.report_s if self.settings.health_advances_watermark else None, out)
+                continue
+            self.state.records += 1
             self._frame(model, cam, rec, *geometry[index])
             if rec.attributes:
                 self._attributes(model, cam, rec.attributes)
-            self._advance(rec.capture_s, out)
+            self._advance(model, cam, rec.capture_s, out)
         return out
 
     def _batch_geometry(self, batch: list) -> dict[int, tuple]:
@@ -152,7 +153,6 @@ class Aggregator:
         start = window_start(t, self.settings.window_s)
         if cam.next_close is None:
             cam.next_close = start
-            self.state.close_due = -math.inf  # a new camera: recompute when its first window closes
         if start < cam.next_close:
             self._late(model, cam)
             return
@@ -213,12 +213,7 @@ class Aggregator:
                 win.attributes = {}
             win.attributes[slot] = merge(win.attributes.get(slot), group)
 
-    def _health(self, rec: HealthRecord) -> None:
-        model = self.models.get(rec.camera_id)
-        if model is None:
-            self.unknown_cameras += 1
-            return
-        cam = self._camera(model)
+    def _health(self, cam: CameraState, rec: HealthRecord) -> None:
         cam.up = rec.up
         if not rec.up:
             cam.coverage.add_down(rec.report_s)
@@ -226,33 +221,29 @@ class Aggregator:
     # ------------------------------------------------------------ time
 
     def advance(self, watermark: float) -> list:
-        """Move event time forward without data (e.g. from health reports); return what closed."""
+        """Move every camera's event time forward to ``watermark`` without data; return what closed."""
         out: list = []
-        self._advance(watermark, out)
+        for camera_id, cam in self.state.cameras.items():
+            self._advance(self.models[camera_id], cam, watermark, out)
         return out
 
-    def _advance(self, t: float | None, out: list) -> None:
-        if t is not None and t > self.state.watermark:
-            self.state.watermark = t
-        wm = self.state.watermark
-        if wm - self.state.last_sweep >= min(0.5, self.settings.track_gone_s / 2):
-            self.state.last_sweep = wm
-            for camera_id, cam in self.state.cameras.items():
-                model = self.models[camera_id]
-                ended = model.visits.end_gone(cam.tracks, wm)
-                if ended:
-                    self._book(model, cam, ended)
-        if wm < self.state.close_due:
-            return
-        w, lateness = self.settings.window_s, self.settings.allowed_lateness_s
-        due = math.inf
-        for camera_id, cam in self.state.cameras.items():
-            while cam.next_close is not None and cam.next_close + w + lateness <= wm:
-                self._close(self.models[camera_id], cam, cam.next_close, out)
-                cam.next_close += w
-            if cam.next_close is not None:
-                due = min(due, cam.next_close + w + lateness)
-        self.state.close_due = due
+    def _advance(self, model: CameraModel, cam: CameraState, t: float | None, out: list) -> None:
+        """Move one camera's watermark to ``t`` (if later): end its gone tracks, close its due windows."""
+        if t is not None and t > cam.watermark:
+            cam.watermark = t
+            if t > self.state.watermark:
+                self.state.watermark = t
+        wm = cam.watermark
+        if wm - cam.last_sweep >= min(0.5, self.settings.track_gone_s / 2):
+            cam.last_sweep = wm
+            ended = model.visits.end_gone(cam.tracks, wm)
+            if ended:
+                self._book(model, cam, ended)
+        w = self.settings.window_s
+        due = w + self.settings.allowed_lateness_s
+        while cam.next_close is not None and cam.next_close + due <= wm:
+            self._close(model, cam, cam.next_close, out)
+            cam.next_close += w
 
     def flush(self) -> list:
         """End of input (a file): end every track and close every window that has data."""
@@ -329,7 +320,7 @@ class Aggregator:
             if cam is None or model is None:
                 continue
             fresh = (cam.live_capture is not None and cam.up is not False
-                     and self.state.watermark - cam.live_capture <= self.settings.stale_after_s)
+                     and cam.watermark - cam.live_capture <= self.settings.stale_after_s)
             for z in range(len(model.zone_ids) + 1):
                 is_view = z == len(model.zone_ids)
                 zone_id = model.view_id if is_view else model.zone_ids[z]

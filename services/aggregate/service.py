@@ -263,7 +263,7 @@ class AggregateWorker:
             for camera_id, cam in agg.state.cameras.items():
                 if ids is None or camera_id in ids:
                     fresh = (cam.live_capture is not None and cam.up is not False and
-                             agg.state.watermark - cam.live_capture <= self.settings.stale_after_s)
+                             cam.watermark - cam.live_capture <= self.settings.stale_after_s)
                     CAMERA_UP.labels(agg.models[camera_id].store_id, camera_id).set(1 if fresh else 0)
         if per_store:
             pipe = self.redis.pipeline()

@@ -48,6 +48,8 @@ class Window:
 
 @dataclass
 class CameraState:
+    watermark: float = -math.inf  # event time of this camera: its highest capture (or health) time
+    last_sweep: float = -math.inf  # watermark when its gone tracks were last ended
     next_close: float | None = None  # start of the oldest open window (None: no frame yet)
     windows: dict[float, Window] = field(default_factory=dict)
     coverage: Coverage = field(default_factory=Coverage)
@@ -63,10 +65,8 @@ class CameraState:
 
 @dataclass
 class AggregatorState:
-    watermark: float = -math.inf
+    watermark: float = -math.inf  # the highest camera watermark (for reports: windows close per camera)
     cameras: dict[str, CameraState] = field(default_factory=dict)
     late_total: dict[str, int] = field(default_factory=dict)  # store -> late records
     line_totals: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (store, line) -> [in, out]
     records: int = 0
-    last_sweep: float = -math.inf
-    close_due: float = -math.inf  # watermark at which the next window closes
