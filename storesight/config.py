@@ -193,6 +193,12 @@ class Metric(StrEnum):
     occupancy_pct = "occupancy_pct"
     entries = "entries"
     camera_down = "camera_down"
+    # Store-wide, from the store's entrances (no zone): persons inside now, entries per window.
+    store_occupancy = "store_occupancy"
+    footfall = "footfall"
+
+
+STORE_METRICS = (Metric.store_occupancy, Metric.footfall)
 
 
 class Channel(StrEnum):
@@ -235,6 +241,9 @@ class Rule(Strict):
         if self.metric is Metric.camera_down:
             if self.zone is not None:
                 raise ValueError("camera_down rules watch a camera: use 'camera', not 'zone'")
+        elif self.metric in STORE_METRICS:
+            if self.zone is not None or self.camera is not None:
+                raise ValueError(f"{self.metric.value} rules watch the whole store: no 'zone' or 'camera'")
         elif self.zone is None:
             raise ValueError(f"a {self.metric.value} rule needs a 'zone'")
         if self.clear_threshold is not None:
@@ -261,6 +270,13 @@ class Privacy(Strict):
     track_close_s: float = Field(5.0, gt=0)
 
 
+class Entrance(Strict):
+    """A door of the store: a counting line of one of its cameras (crossing it inwards enters the store)."""
+
+    camera: Id
+    line: Id
+
+
 class Store(Strict):
     id: Id
     name: str = ""
@@ -269,6 +285,11 @@ class Store(Strict):
     privacy: Privacy = Privacy()
     cameras: list[Camera] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
+    # The doors: store occupancy (entries - exits since opening) and footfall come from these lines.
+    entrances: list[Entrance] = Field(default_factory=list)
+    # Drift correction besides the reset at opening and closing: when every zone of the store has
+    # seen nobody for this long, the store occupancy is set to 0 (None = off).
+    occupancy_reconcile_empty_s: float | None = Field(None, gt=0)
 
     @field_validator("timezone")
     @classmethod
@@ -292,7 +313,10 @@ class Store(Strict):
             for zone in camera.zones:
                 if zone.serves is not None and zone.serves not in own:
                     raise ValueError(f"zone {zone.id!r} serves {zone.serves!r}, not a zone of camera {camera.id!r}")
+        self._check_entrances(zone_ids)
         for rule in self.rules:
+            if rule.metric in STORE_METRICS and not self.entrances:
+                raise ValueError(f"rule {rule.id!r} uses {rule.metric.value} but the store has no 'entrances'")
             if rule.zone is not None and rule.zone not in zone_ids:
                 raise ValueError(f"rule {rule.id!r} watches zone {rule.zone!r}, which no camera has")
             if rule.camera is not None and rule.camera not in camera_ids:
@@ -302,6 +326,19 @@ class Store(Strict):
                 if zone is not None and zone.capacity is None:
                     raise ValueError(f"rule {rule.id!r} uses occupancy_pct but zone {zone.id!r} has no capacity")
         return self
+
+    def _check_entrances(self, zone_ids: list[str]) -> None:
+        lines = {c.id: {ln.id for ln in c.lines} for c in self.cameras}
+        _unique("entrances", [f"{e.camera}/{e.line}" for e in self.entrances])
+        for entrance in self.entrances:
+            if entrance.camera not in lines:
+                raise ValueError(f"entrance {entrance.camera}/{entrance.line}: the store has no camera "
+                                 f"{entrance.camera!r}")
+            if entrance.line not in lines[entrance.camera]:
+                raise ValueError(f"entrance {entrance.camera}/{entrance.line}: camera {entrance.camera!r} has no "
+                                 f"line {entrance.line!r}")
+        if self.occupancy_reconcile_empty_s is not None and not (self.entrances and zone_ids):
+            raise ValueError("occupancy_reconcile_empty_s needs 'entrances' and at least one zone")
 
     @property
     def tz(self) -> ZoneInfo:
