@@ -29,11 +29,12 @@ from prometheus_client import Counter, Gauge
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
+from services.aggregate.store_service import StorePublisher
 from storesight.bus import TypedConsumer, TypedProducer, bootstrap_from_env
 from storesight.config import Config
 from storesight.contracts import Detections
 from storesight.service import ServiceRunner
-from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, Topic, topic_ids
+from storesight.topics import CAMERA_HEALTH, DETECTIONS, STORE_STATS, ZONE_STATS, Topic, topic_ids
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class Task:
 class AggregateWorker:
     def __init__(self, config: Config, *, group: str = "storesight-aggregate", redis_prefix: str = "storesight:",
                  detections: Topic = DETECTIONS, health: Topic = CAMERA_HEALTH, stats: Topic = ZONE_STATS,
-                 client_id: str | None = None):
+                 client_id: str | None = None, store_stats: Topic = STORE_STATS):
         import redis
 
         self.config = config
@@ -96,6 +97,9 @@ class AggregateWorker:
         # or another broker (same group name) has offsets and state that do not belong here.
         self.topic_ids = topic_ids(bootstrap_from_env(config.pipeline.kafka), [t.name for t in self.topics])
         self.producer = TypedProducer(config.pipeline.kafka, f"{self.client_id}-stats")
+        # The store as a whole (entrance lines): see store_service.py.
+        self.store_stats = StorePublisher(config, self.producer, self.redis, topic=store_stats, prefix=redis_prefix,
+                                          group=group, input_partitions=detections.partitions)
         # Counters of rare events exist at 0 from the start: "nothing happened yet" is 0 on the
         # dashboards, not "no data".
         for store in config.stores:
@@ -177,6 +181,7 @@ class AggregateWorker:
     def _on_revoked(self, revoked) -> None:
         if self.consumer is not None and self.tasks:
             self.checkpoint()
+        self.store_stats.forget()
         for partition in {tp.partition for tp in revoked}:
             self.tasks.pop(partition, None)
 
@@ -225,12 +230,14 @@ class AggregateWorker:
             self._publish_live(touched)
         if closed:
             self.producer.flush()
+            self.store_stats.publish(set(self.tasks))
             self.checkpoint()
         elif now - self._last_checkpoint >= self.settings.checkpoint_interval_s:
             self.checkpoint()
         return len(records)
 
     def _publish_closed(self, out) -> None:
+        self.store_stats.collect(out)
         if isinstance(out, WindowStats):
             self.producer.send(self.stats_topic, f"{out.store_id}/{out.zone_id}", zone_stats_to_proto(out))
             if out.zone_kind != "line":

@@ -1,0 +1,139 @@
+"""The store as a whole through the real aggregate service: embedded broker, Redis, /metrics.
+
+Truth (window 5 s, lateness 1 s, base time T0, two door cameras, store always open):
+- window 0: one person walks in at door-a (cam-a), one at door-b (cam-b)   -> occupancy 2
+- window 1: one more in at door-a                                          -> 3
+- window 2: one out at door-b                                              -> 2
+- window 3: three out at door-b (one of them was never seen coming in)      -> 0, clamped 1
+- window 4: one in at door-a                                               -> 1
+Footfall of the day: 2, 3, 3, 3, 4.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import redis
+import requests
+import yaml
+from kafka import KafkaConsumer
+
+from services.aggregate.store_service import camera_partition
+from storesight.broker import free_port
+from storesight.contracts import StoreStats, decode
+from storesight.topics import DETECTIONS, STORE_STATS, ensure_topics
+from tests.integration.test_aggregate_service import T0, W, detections, start_worker, stop
+from tests.support.bus import send_detections
+
+FPS = 5
+# (camera, track, window, direction): a 2 s walk across the door starting 1 s into the window.
+WALKS = [("cam-a", 1, 0, "in"), ("cam-b", 2, 0, "in"), ("cam-a", 3, 1, "in"), ("cam-b", 4, 2, "out"),
+         ("cam-b", 5, 3, "out"), ("cam-b", 6, 3, "out"), ("cam-b", 7, 3, "out"), ("cam-a", 8, 4, "in")]
+EXPECTED = {  # window -> (entries, exits, occupancy, clamped, footfall_day)
+    0: (2, 0, 2, 0, 2), 1: (1, 0, 3, 0, 3), 2: (0, 1, 2, 0, 3), 3: (0, 3, 0, 1, 3), 4: (1, 0, 1, 0, 4)}
+
+
+def store_config(bootstrap: str) -> dict:
+    def camera(cam_id: str, door: str) -> dict:
+        return {"id": cam_id, "source": f"{cam_id}.mp4",
+                "zones": [{"id": f"{cam_id}-floor", "kind": "aisle", "polygon": [[0, 0], [0.7, 0], [0.7, 1], [0, 1]]}],
+                "lines": [{"id": door, "a": [0.8, 0], "b": [0.8, 1], "in_point": [0.2, 0.5]}]}
+
+    return {
+        "region": "test",
+        "pipeline": {"kafka": {"bootstrap": bootstrap},
+                     "aggregate": {"window_s": 5, "allowed_lateness_s": 1, "stale_after_s": 2, "track_gone_s": 1,
+                                   "zone_exit_grace_s": 0.3, "live_ttl_s": 60, "checkpoint_interval_s": 0.2}},
+        "stores": [{"id": "s1", "timezone": "Europe/Lisbon", "cameras": [camera("cam-a", "door-a"),
+                                                                           camera("cam-b", "door-b")],
+                    "entrances": [{"camera": "cam-a", "line": "door-a"}, {"camera": "cam-b", "line": "door-b"}]}],
+    }
+
+
+def persons(camera: str, rel: float) -> list[tuple[int, float, float]]:
+    people = []
+    for cam, track, window, direction in WALKS:
+        start = window * W + 1.0
+        if cam == camera and start <= rel < start + 2.0:
+            progress = (rel - start) / 2.0
+            x = 0.95 - 0.4 * progress if direction == "in" else 0.55 + 0.4 * progress
+            people.append((track, x, 0.3 + 0.05 * track))
+    return people
+
+
+def stream(until: float) -> list:
+    msgs = []
+    for i in range(int(until * FPS)):
+        rel = i / FPS
+        for camera in ("cam-a", "cam-b"):
+            msgs.append(detections(camera, T0 + rel, persons(camera, rel)))
+    return msgs
+
+
+def read_store_stats(bootstrap: str, want: int, timeout_s: float = 60.0) -> list[StoreStats]:
+    consumer = KafkaConsumer(STORE_STATS.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             fetch_max_wait_ms=10, group_id=None, consumer_timeout_ms=500)
+    got: list[StoreStats] = []
+    deadline = time.monotonic() + timeout_s
+    try:
+        while len(got) < want and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=300).values():
+                got.extend(decode(StoreStats, r.value) for r in batch)
+        time.sleep(1.0)  # a duplicate would show up now
+        for batch in consumer.poll(timeout_ms=500).values():
+            got.extend(decode(StoreStats, r.value) for r in batch)
+    finally:
+        consumer.close()
+    return got
+
+
+def test_store_occupancy_and_footfall_through_the_service(fresh_broker, redis_url, tmp_path):
+    bootstrap = fresh_broker.bootstrap
+    ensure_topics(bootstrap)
+    config_path = tmp_path / "store.yaml"
+    config_path.write_text(yaml.safe_dump(store_config(bootstrap)))
+    prefix = f"storesight:test-store-{free_port()}:"
+    client = redis.Redis.from_url(redis_url)
+    port = free_port()
+    proc = start_worker(config_path, redis_url, "store-test", prefix, port)
+    try:
+        send_detections(bootstrap, stream(30.0))
+        got = read_store_stats(bootstrap, want=5)
+        by_window = {}
+        for msg in got:
+            key = round(msg.window_start.seconds - T0)
+            assert key not in by_window, f"store window {key} published twice"
+            by_window[key] = msg
+        assert sorted(by_window) == [0, 5, 10, 15, 20]
+        for k, (entries, exits, occupancy, clamped, footfall) in EXPECTED.items():
+            msg = by_window[int(k * W)]
+            assert (msg.entries, msg.exits, msg.occupancy, msg.clamped, msg.footfall_day) == \
+                (entries, exits, occupancy, clamped, footfall), f"window {k}"
+            assert msg.status == StoreStats.STATUS_OK and msg.coverage == pytest.approx(1.0)
+            assert msg.reset == StoreStats.RESET_NONE and msg.open
+            assert msg.local_date == "2027-01-15"  # Lisbon is on UTC in January
+
+        live = json.loads(client.get(f"{prefix}store:s1"))
+        assert (live["status"], live["occupancy"], live["footfall_today"]) == ("ok", 1, 4)
+        assert client.ttl(f"{prefix}store:s1") > 0
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'storesight_store_occupancy{store="s1"} 1.0' in metrics
+        assert 'storesight_store_footfall_total{store="s1"} 4.0' in metrics
+        assert 'storesight_store_footfall_today{store="s1"} 4.0' in metrics
+        assert 'storesight_store_occupancy_clamped_total{store="s1"} 1.0' in metrics
+        # The worker decides which stores it owns from the partition each camera's records are on.
+        consumer = KafkaConsumer(DETECTIONS.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                 group_id=None, consumer_timeout_ms=2000)
+        seen = {(r.key.decode(), r.partition) for r in consumer}
+        consumer.close()
+        assert seen == {(c, camera_partition(c, DETECTIONS.partitions)) for c in ("cam-a", "cam-b")}
+        # The state is saved for a restart, as plain JSON.
+        saved = json.loads(client.get(f"{prefix}aggregate:store:store-test:s1"))
+        assert saved["occupancy"] == 1 and saved["clamped_total"] == 1
+    finally:
+        stop(proc)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        client.close()
