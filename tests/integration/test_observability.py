@@ -90,6 +90,8 @@ def _region_config(path: Path, clip: Path, store: str, camera: str, bootstrap: s
                 ],
                 "lines": [{"id": "middle", "a": [0.5, 0.0], "b": [0.5, 1.0], "in_point": [0.25, 0.5]}],
             }],
+            # The line as the store's door: the store occupancy and footfall panels get data.
+            "entrances": [{"camera": camera, "line": "middle"}],
             "rules": [{
                 "id": "someone-there", "metric": "occupancy", "zone": "floor", "op": ">=", "threshold": 1,
                 "clear_threshold": 0, "for_s": 0, "cooldown_s": 0, "only_business_hours": False,
