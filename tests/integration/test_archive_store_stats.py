@@ -130,3 +130,36 @@ def test_time_zone_change_rebuilds_the_store_rollup(conn):
     got = conn.execute("""SELECT local_hour, footfall FROM store_traffic_hourly WHERE store_id = 'doors'
                           ORDER BY hour_start LIMIT 2""").fetchall()
     assert got == [(dt.datetime(2026, 11, 1, 5, 0), 5), (dt.datetime(2026, 11, 1, 6, 0), 4)]
+
+
+def test_the_archive_service_takes_store_stats_from_kafka(broker, postgres_url):
+    from services.archive.service import Archive
+    from storesight.bus import TypedProducer
+    from storesight.topics import Topic, ensure_topics
+    from tests.integration.test_archive_service import run_until
+
+    suffix = uuid.uuid4().hex[:6]
+    topic = Topic(f"t.archive.store.{suffix}", StoreStats, partitions=2, retention_ms=60_000, key="store_id")
+    ensure_topics(broker.bootstrap, (topic,))
+    region = config()
+    region = region.model_copy(update={"pipeline": region.pipeline.model_copy(
+        update={"kafka": region.pipeline.kafka.model_copy(update={"bootstrap": broker.bootstrap})})})
+    producer = TypedProducer(region.pipeline.kafka, "test-archive-store")
+    bad = store_stats("2026-11-01T05:40:00Z", 1, 1)
+    bad.local_date = "not a date"
+    messages = [*STORE_WINDOWS, STORE_WINDOWS[0], bad]  # a duplicate and a record that cannot be a row
+    for m in messages:
+        producer.send(topic, m.store_id, m)
+    producer.flush()
+    producer.close()
+    name = f"t_storesvc_{suffix}"
+    archive = Archive(region, postgres_url, name, (topic,), f"g-archive-store-{suffix}")
+    try:
+        assert run_until(archive, len(messages)) == len(messages)
+        db_conn = archive.conn
+        assert db_conn.execute("SELECT count(*) FROM store_stats").fetchone() == (len(STORE_WINDOWS),)
+        assert db_conn.execute("""SELECT sum(footfall) FROM store_traffic_hourly
+                                  WHERE store_id = 'doors'""").fetchone() == (16,)
+    finally:
+        archive.conn.execute(f"DROP SCHEMA {name} CASCADE")
+        archive.close()
