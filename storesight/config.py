@@ -144,6 +144,24 @@ class Line(Strict):
         return self
 
 
+class FloorCalibration(Strict):
+    """Where a camera's image lies on the store's floor plan: 4+ point pairs, marked by the installer.
+
+    ``image``: normalised image points; ``floor``: the same points on the floor plan, in metres. They
+    must give a homography (4 of them with no 3 on one line, more pairs agreeing to 0.25 m).
+    """
+
+    image: list[NormPoint]
+    floor: list[tuple[float, float]]
+
+    @model_validator(mode="after")
+    def _fits(self) -> FloorCalibration:
+        from storesight.floorplane import fit_homography
+
+        fit_homography(self.image, self.floor)  # raises ValueError with the reason
+        return self
+
+
 class Camera(Strict):
     id: Id
     # file path, file://, rtsp://, http(s):// (MJPEG), dir:// (image folder) or device://N
@@ -160,6 +178,8 @@ class Camera(Strict):
     start_time: dt.datetime | None = None
     zones: list[Zone] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
+    # Image -> floor plan (metres): foot points of all cameras on one plane (see storesight.floorplane).
+    floor: FloorCalibration | None = None
     # Detect: drop detections whose foot point is inside one of these polygons (a poster, a
     # mannequin, a figure that never moves); find them with `storesight detect-file`.
     ignore_regions: list[list[NormPoint]] = Field(default_factory=list)
@@ -290,6 +310,8 @@ class Store(Strict):
     # Drift correction besides the reset at opening and closing: when every zone of the store has
     # seen nobody for this long, the store occupancy is set to 0 (None = off).
     occupancy_reconcile_empty_s: float | None = Field(None, gt=0)
+    # Foot points of two cameras closer than this on the floor plan, at the same time, are one person.
+    merge_distance_m: float = Field(0.5, gt=0)
 
     @field_validator("timezone")
     @classmethod
