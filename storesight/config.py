@@ -100,6 +100,18 @@ class ZoneKind(StrEnum):
     area = "area"
 
 
+def _check_polygon(polygon: list[NormPoint]) -> list[NormPoint]:
+    if len(polygon) < 3:
+        raise ValueError("needs at least 3 points")
+    area2 = sum(
+        x0 * y1 - x1 * y0
+        for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1], strict=True)
+    )
+    if abs(area2) < 1e-9:
+        raise ValueError("has no area (its points are on one line)")
+    return polygon
+
+
 class Zone(Strict):
     id: Id
     kind: ZoneKind
@@ -111,15 +123,34 @@ class Zone(Strict):
     @field_validator("polygon")
     @classmethod
     def _polygon_shape(cls, polygon: list[NormPoint]) -> list[NormPoint]:
-        if len(polygon) < 3:
-            raise ValueError("needs at least 3 points")
-        area2 = sum(
-            x0 * y1 - x1 * y0
-            for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1], strict=True)
-        )
-        if abs(area2) < 1e-9:
-            raise ValueError("has no area (its points are on one line)")
-        return polygon
+        return _check_polygon(polygon)
+
+
+class ZonePart(Strict):
+    """One camera's view of a multi-camera zone: a polygon in that camera's image."""
+
+    camera: Id
+    polygon: list[NormPoint]
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon_shape(cls, polygon: list[NormPoint]) -> list[NormPoint]:
+        return _check_polygon(polygon)
+
+
+class MultiCameraZone(Strict):
+    """A zone of the store made of (camera, polygon) parts: one area several cameras watch.
+
+    Persons are counted once: foot points inside the parts are projected to the floor plan (each
+    part's camera needs a ``floor`` calibration when there are two or more parts) and points of
+    different cameras closer than the store's ``merge_distance_m`` are one person. Parts that do not
+    overlap simply add up.
+    """
+
+    id: Id
+    kind: ZoneKind = ZoneKind.area
+    parts: list[ZonePart] = Field(min_length=1)
+    capacity: int | None = Field(None, ge=1)
 
 
 class Line(Strict):
@@ -312,6 +343,8 @@ class Store(Strict):
     occupancy_reconcile_empty_s: float | None = Field(None, gt=0)
     # Foot points of two cameras closer than this on the floor plan, at the same time, are one person.
     merge_distance_m: float = Field(0.5, gt=0)
+    # Zones watched by several cameras (see MultiCameraZone); their ids share the zones' namespace.
+    multi_zones: list[MultiCameraZone] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
@@ -325,8 +358,9 @@ class Store(Strict):
     @model_validator(mode="after")
     def _references(self) -> Store:
         _unique("cameras", [c.id for c in self.cameras])
-        zone_ids = [z.id for c in self.cameras for z in c.zones]
+        zone_ids = [z.id for c in self.cameras for z in c.zones] + [z.id for z in self.multi_zones]
         _unique("zones", zone_ids)
+        self._check_multi_zones()
         _unique("lines", [ln.id for c in self.cameras for ln in c.lines])
         _unique("rules", [r.id for r in self.rules])
         camera_ids = {c.id for c in self.cameras}
@@ -349,6 +383,18 @@ class Store(Strict):
                     raise ValueError(f"rule {rule.id!r} uses occupancy_pct but zone {zone.id!r} has no capacity")
         return self
 
+    def _check_multi_zones(self) -> None:
+        cameras = {c.id: c for c in self.cameras}
+        for zone in self.multi_zones:
+            _unique(f"zone {zone.id!r} part cameras", [p.camera for p in zone.parts])
+            for part in zone.parts:
+                camera = cameras.get(part.camera)
+                if camera is None:
+                    raise ValueError(f"zone {zone.id!r}: the store has no camera {part.camera!r}")
+                if len(zone.parts) > 1 and camera.floor is None:
+                    raise ValueError(f"zone {zone.id!r}: camera {part.camera!r} needs a 'floor' calibration, so "
+                                     "a person seen by two of its cameras counts once")
+
     def _check_entrances(self, zone_ids: list[str]) -> None:
         lines = {c.id: {ln.id for ln in c.lines} for c in self.cameras}
         _unique("entrances", [f"{e.camera}/{e.line}" for e in self.entrances])
@@ -366,8 +412,9 @@ class Store(Strict):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def zone(self, zone_id: str) -> Zone | None:
-        return next((z for c in self.cameras for z in c.zones if z.id == zone_id), None)
+    def zone(self, zone_id: str) -> Zone | MultiCameraZone | None:
+        return next((z for c in self.cameras for z in c.zones if z.id == zone_id),
+                    next((z for z in self.multi_zones if z.id == zone_id), None))
 
     def is_open(self, when: dt.datetime) -> bool:
         """Business hours in the store's own time zone; no hours configured = always open."""

@@ -29,6 +29,7 @@ from prometheus_client import Counter, Gauge
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
+from services.aggregate.multi_zone_service import MultiZones
 from services.aggregate.store_service import StorePublisher
 from storesight.bus import TypedConsumer, TypedProducer, bootstrap_from_env
 from storesight.config import Config
@@ -100,6 +101,8 @@ class AggregateWorker:
         # The store as a whole (entrance lines): see store_service.py.
         self.store_stats = StorePublisher(config, self.producer, self.redis, topic=store_stats, prefix=redis_prefix,
                                           group=group, input_partitions=detections.partitions)
+        self.multi_zones = MultiZones(config, self.redis, prefix=redis_prefix, group=group,
+                                      input_partitions=detections.partitions)
         # Counters of rare events exist at 0 from the start: "nothing happened yet" is 0 on the
         # dashboards, not "no data".
         for store in config.stores:
@@ -149,6 +152,7 @@ class AggregateWorker:
         return task
 
     def checkpoint(self) -> None:
+        self.multi_zones.save()  # before the offsets move past the frames it holds
         pipe = self.redis.pipeline()
         commits = {}
         for partition, task in self.tasks.items():
@@ -182,6 +186,7 @@ class AggregateWorker:
         if self.consumer is not None and self.tasks:
             self.checkpoint()
         self.store_stats.forget()
+        self.multi_zones.forget()
         for partition in {tp.partition for tp in revoked}:
             self.tasks.pop(partition, None)
 
@@ -221,6 +226,9 @@ class AggregateWorker:
                 closed = True
                 self._publish_closed(out)
             touched.update(r.camera_id for r in recs)
+        for out in self.multi_zones.feed((r for recs in per_task.values() for r in recs), set(self.tasks)):
+            closed = True
+            self._publish_closed(out)
         RECORDS.inc(len(records))
         now = time.monotonic()
         if now - self._last_refresh >= 1.0:

@@ -137,3 +137,39 @@ def test_store_occupancy_and_footfall_through_the_service(fresh_broker, redis_ur
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
         client.close()
+
+
+def test_a_zone_two_cameras_watch_counts_the_overlap_once_through_the_service(fresh_broker, redis_url, tmp_path):
+    from tests.integration.test_aggregate_service import read_stats
+    from tests.unit.test_multi_zone import config as multi_config
+    from tests.unit.test_multi_zone import frames
+
+    bootstrap = fresh_broker.bootstrap
+    ensure_topics(bootstrap)
+    data = multi_config().model_dump(mode="json")
+    data["pipeline"]["kafka"] = {"bootstrap": bootstrap}
+    data["pipeline"]["aggregate"].update(checkpoint_interval_s=0.2, live_ttl_s=60)
+    config_path = tmp_path / "multi.yaml"
+    config_path.write_text(yaml.safe_dump(data))
+    prefix = f"storesight:test-multi-{free_port()}:"
+    client = redis.Redis.from_url(redis_url)
+    proc = start_worker(config_path, redis_url, "multi-test", prefix, free_port())
+    try:
+        msgs = []
+        for rec in frames(21.2):  # windows [0, 10) and [10, 20) close
+            msg = detections(rec.camera_id, T0 + rec.capture_s, [(tr, x, y) for tr, (x, y)
+                                                                   in zip(rec.track_ids, rec.feet, strict=True)])
+            msg.store_id = "s"
+            msgs.append(msg)
+        send_detections(bootstrap, msgs)
+        hall = [s for s in read_stats(bootstrap, want=2 * 2 + 2) if s.zone_id == "hall"]
+        assert len(hall) == 2
+        for window in hall:
+            assert window.status == window.STATUS_OK and window.coverage == pytest.approx(1.0)
+            assert (window.occupancy_avg, window.occupancy_min, window.occupancy_max) == (3, 3, 3)
+        assert json.loads(client.get(f"{prefix}aggregate:multi-zones:multi-test"))["next_close"] is not None
+    finally:
+        stop(proc)
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        client.close()
