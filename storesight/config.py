@@ -193,6 +193,13 @@ class FloorCalibration(Strict):
         return self
 
 
+class FloorPlan(Strict):
+    """The store's floor plan: an image whose top-left pixel is floor point (0, 0) m, and its scale."""
+
+    image: str = Field(min_length=1, description="PNG/JPEG path (relative paths: to the config file)")
+    metres_per_pixel: float = Field(gt=0)
+
+
 class Camera(Strict):
     id: Id
     # file path, file://, rtsp://, http(s):// (MJPEG), dir:// (image folder) or device://N
@@ -343,6 +350,8 @@ class Store(Strict):
     occupancy_reconcile_empty_s: float | None = Field(None, gt=0)
     # Foot points of two cameras closer than this on the floor plan, at the same time, are one person.
     merge_distance_m: float = Field(0.5, gt=0)
+    # Image of the floor; cameras with a 'floor' calibration draw on it (storesight floor-heatmap).
+    floor_plan: FloorPlan | None = None
     # Zones watched by several cameras (see MultiCameraZone); their ids share the zones' namespace.
     multi_zones: list[MultiCameraZone] = Field(default_factory=list)
 
@@ -644,8 +653,12 @@ def load_config(path: str | Path) -> Config:
 
 
 def _resolve_relative_sources(data: dict, base: Path) -> None:
-    """Camera sources that are plain relative paths are relative to the config file."""
+    """Camera sources (and floor plan images) that are plain relative paths are relative to the config file."""
     for store in data.get("stores") or []:
+        plan = store.get("floor_plan") if isinstance(store, dict) else None
+        image = plan.get("image") if isinstance(plan, dict) else None
+        if isinstance(image, str) and image and not Path(image).is_absolute():
+            plan["image"] = str((base / image).resolve())
         for camera in (store or {}).get("cameras") or [] if isinstance(store, dict) else []:
             source = camera.get("source") if isinstance(camera, dict) else None
             if isinstance(source, str) and "://" not in source and not Path(source).is_absolute():
