@@ -52,3 +52,21 @@ def test_floor_heatmap_verb_draws_both_cameras_on_the_plan(tmp_path):
 
     assert tinted(1.0, 1.0) and tinted(9.0, 4.0)
     assert not tinted(5.0, 2.5) and not tinted(9.5, 0.3)  # nobody walked there
+
+
+def test_zones_preview_projects_the_picture_onto_the_plan(tmp_path):
+    from storesight.config import parse_config
+    from tools.preview import draw_on_plan
+
+    # A 101 x 201 picture, left half red, right half blue; the camera sees floor x 2..6 m, y 1..3 m.
+    frame = np.zeros((101, 201, 3), dtype=np.uint8)
+    frame[:, :100] = (0, 0, 255)
+    frame[:, 101:] = (255, 0, 0)
+    camera = parse_config({"region": "r", "stores": [{"id": "s", "timezone": "UTC", "cameras": [
+        {"id": "c", "source": "c.mp4", "floor": {"image": CORNERS, "floor": [[2, 1], [6, 1], [6, 3], [2, 3]]}}]}]}
+    ).stores[0].cameras[0]
+    plan = np.full((80, 160, 3), 255, dtype=np.uint8)  # 8 m x 4 m at 5 cm/pixel
+    out = draw_on_plan(frame, camera, plan, 0.05)
+    assert out[40, 60][2] > out[40, 60][0]  # floor (3, 2) m: left of the picture, red
+    assert out[40, 100][0] > out[40, 100][2]  # floor (5, 2) m: right of the picture, blue
+    assert (out[10, 10] == 255).all() and (out[70, 150] == 255).all()  # outside the view: the plan
