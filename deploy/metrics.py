@@ -42,6 +42,8 @@ METRICS: dict[str, str] = {
     "storesight_store_footfall_today": GAUGE,
     "storesight_store_occupancy_clamped_total": COUNTER,
     "storesight_store_occupancy_drift_total": COUNTER,
+    "storesight_store_staff": GAUGE,
+    "storesight_store_staff_tracks_total": COUNTER,
     # aggregate, opt-in sentiment (docs/privacy.md): labels from storesight/attributes.py
     "storesight_zone_expression_tracks": GAUGE,
     "storesight_zone_age_band_tracks": GAUGE,

@@ -119,6 +119,8 @@ class Zone(Strict):
     capacity: int | None = Field(None, ge=1)
     # Queue zones: the till the queue leads to (a zone id on the same camera), used for service rate.
     serves: Id | None = None
+    # Behind the tills, stockroom doors: where staff are (see the store's staff_share).
+    staff_only: bool = False
 
     @field_validator("polygon")
     @classmethod
@@ -350,6 +352,10 @@ class Store(Strict):
     occupancy_reconcile_empty_s: float | None = Field(None, gt=0)
     # Foot points of two cameras closer than this on the floor plan, at the same time, are one person.
     merge_distance_m: float = Field(0.5, gt=0)
+    # Staff exclusion: a track that appears in a staff-only zone, or has spent more than this share of
+    # at least staff_min_seen_s in staff-only zones, is staff: left out of customer numbers (None = off).
+    staff_share: float | None = Field(None, gt=0, le=1)
+    staff_min_seen_s: float = Field(3.0, gt=0)
     # Image of the floor; cameras with a 'floor' calibration draw on it (storesight floor-heatmap).
     floor_plan: FloorPlan | None = None
     # Zones watched by several cameras (see MultiCameraZone); their ids share the zones' namespace.
@@ -370,6 +376,8 @@ class Store(Strict):
         zone_ids = [z.id for c in self.cameras for z in c.zones] + [z.id for z in self.multi_zones]
         _unique("zones", zone_ids)
         self._check_multi_zones()
+        if self.staff_share is not None and not any(z.staff_only for c in self.cameras for z in c.zones):
+            raise ValueError("staff_share needs at least one zone with staff_only: true")
         _unique("lines", [ln.id for c in self.cameras for ln in c.lines])
         _unique("rules", [r.id for r in self.rules])
         camera_ids = {c.id for c in self.cameras}

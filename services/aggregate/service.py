@@ -30,7 +30,8 @@ from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
 from services.aggregate.multi_zone_service import MultiZones
-from services.aggregate.store_service import StorePublisher
+from services.aggregate.staff import StaffFilter
+from services.aggregate.store_service import StorePublisher, export_staff
 from storesight.bus import TypedConsumer, TypedProducer, bootstrap_from_env
 from storesight.config import Config
 from storesight.contracts import Detections
@@ -103,6 +104,11 @@ class AggregateWorker:
                                           group=group, input_partitions=detections.partitions)
         self.multi_zones = MultiZones(config, self.redis, prefix=redis_prefix, group=group,
                                       input_partitions=detections.partitions)
+        # Staff exclusion (stores with staff_share): staff persons leave the frames before aggregation.
+        self.staff = StaffFilter(config)
+        self._staff_key = f"{redis_prefix}aggregate:staff:{group}"
+        if self.staff.enabled:
+            self.staff.load_json(self.redis.hgetall(self._staff_key))
         # Counters of rare events exist at 0 from the start: "nothing happened yet" is 0 on the
         # dashboards, not "no data".
         for store in config.stores:
@@ -153,6 +159,8 @@ class AggregateWorker:
 
     def checkpoint(self) -> None:
         self.multi_zones.save()  # before the offsets move past the frames it holds
+        if self.staff.enabled and (staff_state := self.staff.state_json()):
+            self.redis.hset(self._staff_key, mapping=staff_state)
         pipe = self.redis.pipeline()
         commits = {}
         for partition, task in self.tasks.items():
@@ -220,6 +228,9 @@ class AggregateWorker:
             per_task[r.partition].append(frame_from_proto(r.value) if is_frame else health_from_proto(r.value))
         closed = False
         touched: set[str] = set()
+        if self.staff.enabled:
+            per_task = {partition: self.staff.filter(recs) for partition, recs in per_task.items()}
+            export_staff(self.staff)
         for partition, recs in per_task.items():
             task = self.tasks[partition]
             for out in task.aggregator.process(recs):

@@ -39,6 +39,19 @@ STORE_DRIFT = Counter("storesight_store_occupancy_drift_total",
                       ["store", "reset"])
 
 
+STORE_STAFF = Gauge("storesight_store_staff",
+                    "Staff (staff-only zone rule) in the latest frame of the store's cameras", ["store"])
+STORE_STAFF_TRACKS = Counter("storesight_store_staff_tracks_total",
+                             "Tracks found to be staff and left out of the customer numbers", ["store"])
+
+
+def export_staff(staff) -> None:
+    """Staff gauges and counters from a StaffFilter (stores with a staff rule only)."""
+    for store_id, count in staff.staff_per_store().items():
+        STORE_STAFF.labels(store_id).set(count)
+        STORE_STAFF_TRACKS.labels(store_id).inc(staff.new_staff.pop(store_id, 0))
+
+
 def camera_partition(camera_id: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a record keyed by the camera id."""
     return (murmur2(camera_id.encode()) & 0x7FFFFFFF) % partitions

@@ -24,7 +24,7 @@ from services.aggregate.store_service import camera_partition
 from storesight.broker import free_port
 from storesight.contracts import StoreStats, decode
 from storesight.topics import DETECTIONS, STORE_STATS, ensure_topics
-from tests.integration.test_aggregate_service import T0, W, detections, start_worker, stop
+from tests.integration.test_aggregate_service import T0, W, detections, read_stats, start_worker, stop
 from tests.support.bus import send_detections
 
 FPS = 5
@@ -38,7 +38,9 @@ EXPECTED = {  # window -> (entries, exits, occupancy, clamped, footfall_day)
 def store_config(bootstrap: str) -> dict:
     def camera(cam_id: str, door: str) -> dict:
         return {"id": cam_id, "source": f"{cam_id}.mp4",
-                "zones": [{"id": f"{cam_id}-floor", "kind": "aisle", "polygon": [[0, 0], [0.7, 0], [0.7, 1], [0, 1]]}],
+                "zones": [{"id": f"{cam_id}-floor", "kind": "aisle", "polygon": [[0, 0], [0.7, 0], [0.7, 1], [0, 1]]},
+                          {"id": f"{cam_id}-till", "kind": "area", "staff_only": True,
+                           "polygon": [[0, 0.85], [0.1, 0.85], [0.1, 1], [0, 1]]}],
                 "lines": [{"id": door, "a": [0.8, 0], "b": [0.8, 1], "in_point": [0.2, 0.5]}]}
 
     return {
@@ -46,14 +48,15 @@ def store_config(bootstrap: str) -> dict:
         "pipeline": {"kafka": {"bootstrap": bootstrap},
                      "aggregate": {"window_s": 5, "allowed_lateness_s": 1, "stale_after_s": 2, "track_gone_s": 1,
                                    "zone_exit_grace_s": 0.3, "live_ttl_s": 60, "checkpoint_interval_s": 0.2}},
-        "stores": [{"id": "s1", "timezone": "Europe/Lisbon", "cameras": [camera("cam-a", "door-a"),
+        "stores": [{"id": "s1", "timezone": "Europe/Lisbon", "staff_share": 0.5, "cameras": [camera("cam-a", "door-a"),
                                                                            camera("cam-b", "door-b")],
                     "entrances": [{"camera": "cam-a", "line": "door-a"}, {"camera": "cam-b", "line": "door-b"}]}],
     }
 
 
 def persons(camera: str, rel: float) -> list[tuple[int, float, float]]:
-    people = []
+    # Staff behind cam-a's till all along (in cam-a's floor zone too): no customer number may see them.
+    people = [(99, 0.05, 0.9)] if camera == "cam-a" else []
     for cam, track, window, direction in WALKS:
         start = window * W + 1.0
         if cam == camera and start <= rel < start + 2.0:
@@ -123,6 +126,11 @@ def test_store_occupancy_and_footfall_through_the_service(fresh_broker, redis_ur
         assert 'storesight_store_footfall_total{store="s1"} 4.0' in metrics
         assert 'storesight_store_footfall_today{store="s1"} 4.0' in metrics
         assert 'storesight_store_occupancy_clamped_total{store="s1"} 1.0' in metrics
+        assert 'storesight_store_staff_tracks_total{store="s1"} 1.0' in metrics
+        assert 'storesight_store_staff{store="s1"} 1.0' in metrics
+        floor = [s for s in read_stats(bootstrap, want=1, timeout_s=5) if s.zone_id == "cam-a-floor"]
+        assert floor and all(s.occupancy_max == 0 for s in floor if s.window_start.seconds - T0 in (10, 15))  # no walker on cam-a
+        assert all(s.occupancy_min == 0 for s in floor)  # the staff member is never in the floor's count
         # The worker decides which stores it owns from the partition each camera's records are on.
         consumer = KafkaConsumer(DETECTIONS.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                  group_id=None, consumer_timeout_ms=2000)
@@ -140,7 +148,6 @@ def test_store_occupancy_and_footfall_through_the_service(fresh_broker, redis_ur
 
 
 def test_a_zone_two_cameras_watch_counts_the_overlap_once_through_the_service(fresh_broker, redis_url, tmp_path):
-    from tests.integration.test_aggregate_service import read_stats
     from tests.unit.test_multi_zone import config as multi_config
     from tests.unit.test_multi_zone import frames
 
