@@ -135,19 +135,20 @@ def register(sub) -> None:
 
     heat = sub.add_parser("heatmap", help="render a camera's foot-point heatmap over a people-free background")
     heat.add_argument("camera")
-    heat.add_argument("--config", required=True)
-    heat.add_argument("--out", required=True, help="PNG file to write")
-    heat.add_argument("--window", default="all", help="'all' stored windows, 'latest', or a window start (epoch s)")
-    heat.add_argument("--detections", help="count foot points from a detections JSONL file instead of Redis")
+    _heatmap_arguments(heat)
     heat.add_argument("--samples", type=int, default=31, help="frames in the median background")
-    heat.add_argument("--redis-prefix", default="storesight:")
     heat.set_defaults(func=_cmd_heatmap)
 
     plan = sub.add_parser("floor-heatmap", help="render a store's heatmap on its floor plan (calibrated cameras)")
     plan.add_argument("store")
-    plan.add_argument("--config", required=True)
-    plan.add_argument("--out", required=True, help="PNG file to write")
-    plan.add_argument("--window", default="all", help="'all' stored windows, 'latest', or a window start (epoch s)")
-    plan.add_argument("--detections", help="a detections JSONL file with camera_id on each line, instead of Redis")
-    plan.add_argument("--redis-prefix", default="storesight:")
+    _heatmap_arguments(plan)
     plan.set_defaults(func=_cmd_floor_heatmap)
+
+
+def _heatmap_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--window", default="all", help="'all' stored windows, 'latest', or a window start (epoch s)")
+    parser.add_argument("--detections", help="count foot points from a detections JSONL file instead of Redis "
+                                              "(camera_id on each line for several cameras)")
+    parser.add_argument("--redis-prefix", default="storesight:")

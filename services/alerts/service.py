@@ -80,36 +80,25 @@ class AlertsService:
             return None
 
     def on_zone_stats(self, msg: ZoneStats) -> list[AlertEvent]:
-        store = self._store(msg.store_id)
-        if store is None:
-            return []
-        events = []
-        for rule in store.rules:
-            obs = observe_zone(rule, store, msg)
-            if obs is not None:
-                events += self._apply(store, rule, obs, camera_id="")
-        return events
+        return self._on(msg.store_id, lambda rule, store: observe_zone(rule, store, msg))
 
     def on_store_stats(self, msg: StoreStats) -> list[AlertEvent]:
-        store = self._store(msg.store_id)
-        if store is None:
-            return []
-        events = []
-        for rule in store.rules:
-            obs = observe_store(rule, msg)
-            if obs is not None:
-                events += self._apply(store, rule, obs, camera_id="")
-        return events
+        return self._on(msg.store_id, lambda rule, _store: observe_store(rule, msg))
 
     def on_camera_health(self, msg: CameraHealth) -> list[AlertEvent]:
-        store = self._store(msg.store_id)
+        return self._on(msg.store_id, lambda rule, _store: observe_camera(rule, msg), camera_id=msg.camera_id)
+
+    def _on(self, store_id: str, observe: Callable[[Rule, Store], Observation | None],
+            camera_id: str = "") -> list[AlertEvent]:
+        """Apply every rule of the record's store that the record says something about."""
+        store = self._store(store_id)
         if store is None:
             return []
         events = []
         for rule in store.rules:
-            obs = observe_camera(rule, msg)
+            obs = observe(rule, store)
             if obs is not None:
-                events += self._apply(store, rule, obs, camera_id=msg.camera_id)
+                events += self._apply(store, rule, obs, camera_id=camera_id)
         return events
 
     def _apply(self, store: Store, rule: Rule, obs: Observation, camera_id: str) -> list[AlertEvent]:

@@ -147,19 +147,27 @@ def sync_stores(conn: psycopg.Connection, config: Config) -> list[str]:
 
 def rebuild_rollup(conn: psycopg.Connection, store_id: str) -> None:
     """Recompute a store's whole hourly rollups from zone_stats and store_stats (after a time-zone change)."""
-    from services.archive.writer import ROLLUP_COLUMNS, ROLLUP_GROUP, ROLLUP_SELECT, rebuild_store_rollup
+    from services.archive.writer import (
+        ROLLUP_COLUMNS,
+        ROLLUP_GROUP,
+        ROLLUP_SELECT,
+        STORE_ROLLUP_COLUMNS,
+        STORE_ROLLUP_GROUP,
+        STORE_ROLLUP_SELECT,
+    )
 
-    rebuild_store_rollup(conn, store_id)
-
-    conn.execute("DELETE FROM zone_hourly WHERE store_id = %s", (store_id,))
-    conn.execute(sql.SQL("""
-        INSERT INTO zone_hourly ({columns})
-        SELECT {select}
-        FROM (SELECT z.*, date_trunc('hour', z.window_start, coalesce(s.timezone, 'UTC')) AS hour_start,
-                     coalesce(s.timezone, 'UTC') AS tz
-              FROM zone_stats z LEFT JOIN stores s ON s.id = z.store_id
-              WHERE z.store_id = %s) z
-        {group}""").format(
-        columns=sql.SQL(", ").join(map(sql.Identifier, ROLLUP_COLUMNS)), select=sql.SQL(ROLLUP_SELECT),
-        group=sql.SQL(ROLLUP_GROUP)),
-        (store_id,))
+    for rollup, source, columns, select, group in (
+            ("zone_hourly", "zone_stats", ROLLUP_COLUMNS, ROLLUP_SELECT, ROLLUP_GROUP),
+            ("store_traffic_hourly", "store_stats", STORE_ROLLUP_COLUMNS, STORE_ROLLUP_SELECT, STORE_ROLLUP_GROUP)):
+        conn.execute(sql.SQL("DELETE FROM {} WHERE store_id = %s").format(sql.Identifier(rollup)), (store_id,))
+        conn.execute(sql.SQL("""
+            INSERT INTO {rollup} ({columns})
+            SELECT {select}
+            FROM (SELECT z.*, date_trunc('hour', z.window_start, coalesce(s.timezone, 'UTC')) AS hour_start,
+                         coalesce(s.timezone, 'UTC') AS tz
+                  FROM {source} z LEFT JOIN stores s ON s.id = z.store_id
+                  WHERE z.store_id = %s) z
+            {group}""").format(
+            rollup=sql.Identifier(rollup), source=sql.Identifier(source),
+            columns=sql.SQL(", ").join(map(sql.Identifier, columns)), select=sql.SQL(select), group=sql.SQL(group)),
+            (store_id,))

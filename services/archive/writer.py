@@ -126,21 +126,6 @@ REFRESH_STORE_ROLLUP = _upsert_statement("store_traffic_hourly", STORE_ROLLUP_CO
     {group}""").format(select=sql.SQL(STORE_ROLLUP_SELECT), group=sql.SQL(STORE_ROLLUP_GROUP)))
 
 
-def rebuild_store_rollup(conn: psycopg.Connection, store_id: str) -> None:
-    """Recompute a store's whole store_traffic_hourly from store_stats (after a time-zone change)."""
-    conn.execute("DELETE FROM store_traffic_hourly WHERE store_id = %s", (store_id,))
-    conn.execute(sql.SQL("""
-        INSERT INTO store_traffic_hourly ({columns})
-        SELECT {select}
-        FROM (SELECT z.*, date_trunc('hour', z.window_start, coalesce(s.timezone, 'UTC')) AS hour_start,
-                     coalesce(s.timezone, 'UTC') AS tz
-              FROM store_stats z LEFT JOIN stores s ON s.id = z.store_id
-              WHERE z.store_id = %s) z
-        {group}""").format(
-        columns=sql.SQL(", ").join(map(sql.Identifier, STORE_ROLLUP_COLUMNS)), select=sql.SQL(STORE_ROLLUP_SELECT),
-        group=sql.SQL(STORE_ROLLUP_GROUP)), (store_id,))
-
-
 UPSERT_ALERTS = sql.SQL("INSERT INTO alert_events ({}) VALUES ({}) ON CONFLICT (event_id) DO NOTHING").format(
     sql.SQL(", ").join(map(sql.Identifier, ALERT_COLUMNS)), sql.SQL(", ").join(sql.Placeholder() * len(ALERT_COLUMNS)))
 

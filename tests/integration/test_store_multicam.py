@@ -13,7 +13,6 @@ counting, not detection.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import redis
@@ -21,9 +20,9 @@ import requests
 import yaml
 
 from storesight.broker import free_port
-from storesight.contracts import Detections, StoreStats, ZoneStats, to_timestamp
+from storesight.contracts import StoreStats, ZoneStats
 from storesight.topics import ensure_topics
-from tests.integration.test_aggregate_service import read_stats, start_worker, stop
+from tests.integration.test_aggregate_service import detections, read_stats, start_worker, stop
 from tests.integration.test_store_stats import read_store_stats
 from tests.support.bus import send_detections
 from tools.cli import main
@@ -59,12 +58,8 @@ def test_multicam_store_through_the_service_is_exact(fresh_broker, redis_url, tm
     try:
         msgs = []
         for camera, t, persons in scenario.frames:
-            msg = Detections(camera_id=camera, store_id="multicam")
-            msg.capture_time.CopyFrom(to_timestamp(dt.datetime.fromtimestamp(t, dt.UTC)))
-            for track, x, y in persons:
-                p = msg.persons.add(track_id=track, confidence=0.9)
-                p.box.x1, p.box.y1, p.box.x2, p.box.y2 = max(0, x - 0.02), max(0, y - 0.1), min(1, x + 0.02), y
-                p.foot.x, p.foot.y = x, y
+            msg = detections(camera, t, persons)
+            msg.store_id = "multicam"
             msgs.append(msg)
         send_detections(bootstrap, msgs)
         windows = scenario.truth["windows"]

@@ -12,7 +12,6 @@ Footfall of the day: 2, 3, 3, 3, 4.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import redis
@@ -22,10 +21,10 @@ from kafka import KafkaConsumer
 
 from services.aggregate.store_service import camera_partition
 from storesight.broker import free_port
-from storesight.contracts import StoreStats, decode
+from storesight.contracts import StoreStats
 from storesight.topics import DETECTIONS, STORE_STATS, ensure_topics
 from tests.integration.test_aggregate_service import T0, W, detections, read_stats, start_worker, stop
-from tests.support.bus import send_detections
+from tests.support.bus import read_messages, send_detections
 
 FPS = 5
 # (camera, track, window, direction): a 2 s walk across the door starting 1 s into the window.
@@ -76,20 +75,7 @@ def stream(until: float) -> list:
 
 
 def read_store_stats(bootstrap: str, want: int, timeout_s: float = 60.0) -> list[StoreStats]:
-    consumer = KafkaConsumer(STORE_STATS.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             fetch_max_wait_ms=10, group_id=None, consumer_timeout_ms=500)
-    got: list[StoreStats] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(got) < want and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=300).values():
-                got.extend(decode(StoreStats, r.value) for r in batch)
-        time.sleep(1.0)  # a duplicate would show up now
-        for batch in consumer.poll(timeout_ms=500).values():
-            got.extend(decode(StoreStats, r.value) for r in batch)
-    finally:
-        consumer.close()
-    return got
+    return read_messages(bootstrap, STORE_STATS.name, StoreStats, want, timeout_s)
 
 
 def test_store_occupancy_and_footfall_through_the_service(fresh_broker, redis_url, tmp_path):
