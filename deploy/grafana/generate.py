@@ -157,10 +157,16 @@ def store_traffic(y: int) -> list[dict]:
         timeseries("Footfall per hour", [
             (f"sum(increase(storesight_store_footfall_total{{{STORE}}}[1h]))", "entries"),
         ], "none", (16, y, 8, 8), "Entries through the store's doors in the last hour. " + STORE_NOTE),
+        timeseries("Staff found per hour", [
+            (f"sum(increase(storesight_store_staff_tracks_total{{{STORE}}}[1h]))", "staff tracks"),
+        ], "none", (16, y + 8, 8, 6), "Tracks the staff rule took out of the customer numbers in the last hour."),
+        stat("Staff present", [(f"storesight_store_staff{{{STORE}}}", "staff")], "none", (12, y + 8, 4, 6),
+             "Staff seen now (staff-only zone rule: config staff_share): left out of every customer number "
+             "above. Overlapping cameras may see one person twice. Empty for stores without the rule."),
         timeseries("Occupancy drift corrected per day", [
             (f"sum(increase(storesight_store_occupancy_clamped_total{{{STORE}}}[1d]))", "clamped at 0"),
             (f"sum by (reset) (increase(storesight_store_occupancy_drift_total{{{STORE}}}[1d]))", "reset {{reset}}"),
-        ], "none", (0, y + 8, 24, 6),
+        ], "none", (0, y + 8, 12, 6),
             "Persons the door counts lost or gained: exits without entries (clamped at 0) and those still "
             "counted inside at a reset. A rising line means a door camera misses crossings."),
     ]
