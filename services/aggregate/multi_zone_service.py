@@ -8,7 +8,9 @@ is JSON in Redis, saved with every checkpoint, so a restart loses no frame the c
 from __future__ import annotations
 
 import logging
+import math
 
+from services.aggregate.core import LiveZone
 from services.aggregate.multi_zone import MultiZoneCounter
 from services.aggregate.store_service import camera_partition
 from storesight.config import Config
@@ -49,6 +51,17 @@ class MultiZones:
                     log.warning("saved multi-zone state unreadable: starting empty", extra={"error": type(exc).__name__})
             self.loaded = True
         return self.counter.add(records)
+
+    def live(self) -> list[LiveZone]:
+        """Persons in each multi-camera zone at the latest frame time (unknown when a part's camera is stale)."""
+        at = self.counter.state.watermark
+        if not (self.enabled and self.loaded) or not math.isfinite(at):
+            return []  # no frame of these cameras yet
+        out = []
+        for zone in self.counter.zones:
+            n = self.counter.persons(zone, at)
+            out.append(LiveZone(zone.store_id, zone.zone_id, zone.kind, "unknown" if n is None else "ok", at, n))
+        return out
 
     def save(self) -> None:
         if self.enabled and self.loaded:

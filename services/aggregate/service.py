@@ -290,6 +290,9 @@ class AggregateWorker:
                     fresh = (cam.live_capture is not None and cam.up is not False and
                              agg.state.watermark - cam.live_capture <= self.settings.stale_after_s)
                     CAMERA_UP.labels(agg.models[camera_id].store_id, camera_id).set(1 if fresh else 0)
+        for zone in self.multi_zones.live():
+            per_store[zone.store_id][zone.zone_id] = json.dumps(live_to_json(zone, wall))
+            self._zone_metrics(zone)
         if per_store:
             pipe = self.redis.pipeline()
             for store_id, mapping in per_store.items():

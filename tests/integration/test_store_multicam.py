@@ -83,6 +83,10 @@ def test_multicam_store_through_the_service_is_exact(fresh_broker, redis_url, tm
         metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert 'storesight_store_staff{store="multicam"} 1.0' in metrics
         assert 'storesight_store_staff_tracks_total{store="multicam"} 1.0' in metrics
+        # The shop floor live, counted once: p2 and p4 (p4 in the overlap of two cameras) at the end.
+        assert 'storesight_zone_occupancy{store="multicam",zone="shop-floor"} 2.0' in metrics
+        shop_floor = json.loads(client.hget(f"{prefix}live:multicam", "shop-floor"))
+        assert (shop_floor["status"], shop_floor["occupancy"]) == ("ok", 2)
         live = json.loads(client.get(f"{prefix}store:multicam"))
         assert (live["occupancy"], live["footfall_today"]) == (windows[-1]["occupancy"], 4)
     finally:
