@@ -6,7 +6,9 @@ each holds the same cameras). Exactly-once *state*: each aggregator's state is c
 Redis in one SET together with the input offsets it reflects; on assignment the worker loads the
 checkpoint and seeks to those offsets, so after a SIGKILL the records since the checkpoint are
 replayed into the checkpointed state: every record counts once. Closed windows are produced and
-flushed, then checkpointed at once; only a crash between those two steps re-sends a window
+settled (each ZoneStats acknowledged by the broker, or after retries in its ``.dlq`` topic with
+the reason: storesight.bus.PendingSends), then checkpointed at once; only a crash between those
+two steps re-sends a window
 (same key and window, so a consumer that upserts by (store, zone, window_start) stays exact).
 
 Why not faust: see the package README (faust's at-least-once table changelog replays records
@@ -29,7 +31,7 @@ from prometheus_client import Counter, Gauge
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
-from storesight.bus import TypedConsumer, TypedProducer, bootstrap_from_env
+from storesight.bus import SendRetry, TypedConsumer, TypedProducer, bootstrap_from_env
 from storesight.config import Config
 from storesight.contracts import Detections
 from storesight.service import ServiceRunner
@@ -80,7 +82,7 @@ class Task:
 class AggregateWorker:
     def __init__(self, config: Config, *, group: str = "storesight-aggregate", redis_prefix: str = "storesight:",
                  detections: Topic = DETECTIONS, health: Topic = CAMERA_HEALTH, stats: Topic = ZONE_STATS,
-                 client_id: str | None = None):
+                 client_id: str | None = None, send_retry: SendRetry | None = None):
         import redis
 
         self.config = config
@@ -96,6 +98,7 @@ class AggregateWorker:
         # or another broker (same group name) has offsets and state that do not belong here.
         self.topic_ids = topic_ids(bootstrap_from_env(config.pipeline.kafka), [t.name for t in self.topics])
         self.producer = TypedProducer(config.pipeline.kafka, f"{self.client_id}-stats")
+        self.sends = self.producer.batch(send_retry)  # closed windows, settled before each checkpoint
         # Counters of rare events exist at 0 from the start: "nothing happened yet" is 0 on the
         # dashboards, not "no data".
         for store in config.stores:
@@ -212,9 +215,10 @@ class AggregateWorker:
         touched: set[str] = set()
         for partition, recs in per_task.items():
             task = self.tasks[partition]
+            source = ",".join(f"{t}/{p}/{o - 1}" for (t, p), o in sorted(task.offsets.items()))
             for out in task.aggregator.process(recs):
                 closed = True
-                self._publish_closed(out)
+                self._publish_closed(out, source)
             touched.update(r.camera_id for r in recs)
         RECORDS.inc(len(records))
         now = time.monotonic()
@@ -224,15 +228,15 @@ class AggregateWorker:
         if per_task or touched is None:
             self._publish_live(touched)
         if closed:
-            self.producer.flush()
+            self.sends.settle()  # raises DeliveryFailed (no checkpoint, no commit) when even the DLQ failed
             self.checkpoint()
         elif now - self._last_checkpoint >= self.settings.checkpoint_interval_s:
             self.checkpoint()
         return len(records)
 
-    def _publish_closed(self, out) -> None:
+    def _publish_closed(self, out, source: str) -> None:
         if isinstance(out, WindowStats):
-            self.producer.send(self.stats_topic, f"{out.store_id}/{out.zone_id}", zone_stats_to_proto(out))
+            self.sends.send(self.stats_topic, f"{out.store_id}/{out.zone_id}", zone_stats_to_proto(out), source=source)
             if out.zone_kind != "line":
                 self._attribute_metrics(out)
         elif isinstance(out, HeatmapWindow):
@@ -320,7 +324,7 @@ class AggregateWorker:
     def close(self) -> None:
         if self.consumer is not None:
             if self.tasks:
-                self.producer.flush()
+                self.sends.settle()
                 self.checkpoint()
             self.consumer.close()
         self.producer.close()

@@ -2,8 +2,9 @@
 
 Loop: poll frames into the batch policy; when a batch is due, drop frames older than
 ``max_frame_age_s`` (counted), decode the JPEGs, detect + track, publish one ``Detections``
-per frame carrying the frame's capture time, flush, then commit the consumed offsets
-(at-least-once). Pixels never leave this process: only boxes and ids are published.
+per frame carrying the frame's capture time, wait until the broker acknowledged every one
+(a failed produce is retried, then its Detections goes to ``storesight.detections.dlq``: see
+``storesight.bus.PendingSends``), then commit the consumed offsets (at-least-once). Pixels never leave this process: only boxes and ids are published.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from prometheus_client import Counter, Histogram
 from services.detect.attributes.stage import AttributeStage
 from services.detect.batching import BatchPolicy, split_stale
 from services.detect.pipeline import Detector, PersonResult
-from storesight.bus import Record, TypedConsumer, TypedProducer
+from storesight.bus import Record, SendRetry, TypedConsumer, TypedProducer, source_of
 from storesight.config import Config, DetectSettings, KafkaSettings
 from storesight.contracts import Detections, Frame, seconds
 from storesight.service import ServiceRunner
@@ -51,7 +52,8 @@ class DetectLoop:
 
     def __init__(self, settings: DetectSettings, kafka: KafkaSettings, cameras: set[str] | None = None,
                  frames_topic: Topic = FRAMES, detections_topic: Topic = DETECTIONS, group: str = GROUP,
-                 detector: Detector | None = None, clock=time.time, attributes: AttributeStage | None = None):
+                 detector: Detector | None = None, clock=time.time, attributes: AttributeStage | None = None,
+                 send_retry: SendRetry | None = None):
         self.settings = settings
         # Opt-in sentiment/demographics: None unless a store and one of its cameras opted in.
         self.attributes = attributes if attributes is not None and attributes.enabled else None
@@ -59,6 +61,7 @@ class DetectLoop:
         self.detections_topic = detections_topic
         self.producer = TypedProducer(kafka, "detect")
         self.consumer = TypedConsumer(kafka, [frames_topic], group, "detect", dlq_producer=self.producer)
+        self.sends = self.producer.batch(send_retry)  # this batch's outputs, settled before the commit
         self.policy: BatchPolicy[Pending] = BatchPolicy(settings.max_batch, settings.max_wait_ms / 1000)
         self.cameras = cameras
         self.clock = clock
@@ -95,7 +98,7 @@ class DetectLoop:
             images.append(image)
         if frames:
             self._detect_and_publish(frames, images)
-        self.producer.flush()
+        self.sends.settle()  # every Detections acknowledged or in the DLQ; raises (no commit) otherwise
         self.consumer.commit_offsets(_next_offsets(batch))
         return len(frames)
 
@@ -113,7 +116,7 @@ class DetectLoop:
             self.attributes.process(list(zip(images, messages, strict=True)))
         for item, message in zip(frames, messages, strict=True):
             frame: Frame = item.record.value
-            self.producer.send(self.detections_topic, frame.camera_id, message)
+            self.sends.send(self.detections_topic, frame.camera_id, message, source=source_of(item.record))
             label = frame.camera_id if self.cameras is None or frame.camera_id in self.cameras else UNKNOWN_CAMERA
             FRAMES_TOTAL.labels(label).inc()
         now = self.clock()
