@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +63,9 @@ class DetectLoop:
         self.producer = TypedProducer(kafka, "detect")
         self.consumer = TypedConsumer(kafka, [frames_topic], group, "detect", dlq_producer=self.producer)
         self.sends = self.producer.batch(send_retry)  # this batch's outputs, settled before the commit
+        # Track ids restart in every process: a random epoch per camera tracker instance makes
+        # (camera, epoch, track) unique across restarts and rebalances (Detections.tracker_epoch).
+        self.epochs: dict[str, str] = {}
         self.policy: BatchPolicy[Pending] = BatchPolicy(settings.max_batch, settings.max_wait_ms / 1000)
         self.cameras = cameras
         self.clock = clock
@@ -109,7 +113,7 @@ class DetectLoop:
         INFERENCE_SECONDS.observe(spent)
         per_frame_ms = spent * 1000 / len(frames)
         messages = [detections_message(item.record.value, persons, self.detector.model_name, per_frame_ms,
-                                       image.shape[1], image.shape[0])
+                                       image.shape[1], image.shape[0], self._epoch(item.record.value.camera_id))
                     for item, image, persons in zip(frames, images, people, strict=True)]
         if self.attributes is not None:
             # Appends k-anonymous AttributeAggregate groups to the messages' `attributes`; nothing per person.
@@ -124,6 +128,12 @@ class DetectLoop:
             LAG_SECONDS.observe(max(0.0, now - item.capture_s))
         self.published += len(frames)
 
+    def _epoch(self, camera_id: str) -> str:
+        epoch = self.epochs.get(camera_id)
+        if epoch is None:
+            epoch = self.epochs[camera_id] = uuid.uuid4().hex[:16]
+        return epoch
+
     def close(self) -> None:
         self.consumer.close()
         self.producer.close()
@@ -136,10 +146,11 @@ def decode_jpeg(data: bytes) -> np.ndarray | None:
 
 
 def detections_message(frame: Frame, persons: list[PersonResult], model: str, inference_ms: float,
-                       width: int, height: int) -> Detections:
+                       width: int, height: int, tracker_epoch: str = "") -> Detections:
     """The published contract: boxes, ids and foot points in 0..1, the frame's capture time; no pixels."""
     message = Detections(camera_id=frame.camera_id, store_id=frame.store_id, frame_seq=frame.seq,
-                         model=model, inference_ms=inference_ms, frame_width=width, frame_height=height)
+                         model=model, inference_ms=inference_ms, frame_width=width, frame_height=height,
+                         tracker_epoch=tracker_epoch)
     message.capture_time.CopyFrom(frame.capture_time)
     for p in persons:
         person = message.persons.add(confidence=p.confidence, track_id=p.track_id, predicted=p.predicted)

@@ -24,11 +24,12 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
 from services.aggregate.service import AggregateWorker
-from storesight.bus import DLQ_REASON_HEADER, DLQ_SOURCE_HEADER, SendRetry, TypedProducer
-from storesight.config import KafkaSettings, load_config
+from storesight.bus import DLQ_REASON_HEADER, DLQ_SOURCE_HEADER, SendRetry
+from storesight.config import load_config
 from storesight.contracts import CameraHealth, Detections, ZoneStats, decode
 from storesight.topics import DAY_MS, Topic, dlq_topic
 from tests.integration.test_aggregate_service import T0, expected_from_core, scripted_stream, write_config
+from tests.support.bus import send_detections
 from tests.support.kafka_proxy import ProxiedBroker
 
 LIMIT = 64  # bytes per record batch: below any ZoneStats batch
@@ -60,15 +61,6 @@ def world(proxied, redis_url, tmp_path):
     for key in client.scan_iter(f"{prefix}*"):
         client.delete(key)
     client.close()
-
-
-def send_all(bootstrap: str, topic: Topic, msgs: list[Detections]) -> None:
-    producer = TypedProducer(KafkaSettings(bootstrap=bootstrap), "test-detections")
-    sends = producer.batch()
-    for m in msgs:
-        sends.send(topic, m.camera_id, m)
-    assert not sends.settle().dead_lettered
-    producer.close()
 
 
 def read_all(bootstrap: str, topic: str) -> list:
@@ -118,7 +110,7 @@ def test_refused_zone_stats_go_to_the_dlq_with_the_reason_before_the_commit(worl
                              stats=stats, send_retry=SendRetry(attempts=3, initial_s=0.1))
     worker.open()
     try:
-        send_all(broker.bootstrap, detections, msgs)
+        send_detections(broker.bootstrap, msgs, topic=detections)
         run_until(worker, lambda: committed(broker.bootstrap, group, detections.name) >= len(msgs))
     finally:
         worker.close()
@@ -157,7 +149,7 @@ def test_inputs_stay_uncommitted_while_a_refused_window_is_retried(world):
     lifter = threading.Thread(target=lift_limit_after_refusals, daemon=True)
     lifter.start()
     try:
-        send_all(broker.bootstrap, detections, msgs)
+        send_detections(broker.bootstrap, msgs, topic=detections)
         run_until(worker, lambda: committed(broker.bootstrap, group, detections.name) >= len(msgs))
     finally:
         worker.close()
