@@ -49,6 +49,17 @@ ENTRIES = Counter("storesight_zone_entries_total", "Line crossings towards the i
 EXITS = Counter("storesight_zone_exits_total", "Line crossings towards the outside", ["store", "line"])
 LATE = Counter("storesight_aggregate_late_records_total", "Records for already closed windows", ["store"])
 RECORDS = Counter("storesight_aggregate_records_total", "Detection and health records aggregated")
+FENCED = Counter("storesight_aggregate_checkpoints_refused_total",
+                 "Checkpoint writes refused because a newer owner of the partition exists (a zombie worker)")
+
+# Fenced checkpoint write: each assignment of a partition bumps its generation (INCR); a write
+# carries the writer's generation and is refused when a newer owner has bumped it since.
+_FENCED_SET = """
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
 # Opt-in sentiment (docs/privacy.md): tracks per label in the zone's last closed window, only for
 # k-anonymous groups; no sample at all when the window had none. Labels are the fixed sets of labels.py.
 ATTRIBUTE_TRACKS = {
@@ -77,6 +88,7 @@ class Task:
     exported_lines: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     exported_late: dict[str, int] = field(default_factory=dict)
     dirty: bool = False
+    generation: int = 0  # this worker's fencing token for the partition (bumped on assignment)
 
 
 class AggregateWorker:
@@ -122,6 +134,9 @@ class AggregateWorker:
     def _checkpoint_key(self, partition: int) -> str:
         return f"{self.prefix}aggregate:checkpoint:{self.group}:{partition}"
 
+    def _generation_key(self, partition: int) -> str:
+        return f"{self.prefix}aggregate:generation:{self.group}:{partition}"
+
     def _load(self, partition: int) -> Task:
         blob = self.redis.get(self._checkpoint_key(partition))
         if blob is None:
@@ -149,17 +164,28 @@ class AggregateWorker:
 
     def checkpoint(self) -> None:
         pipe = self.redis.pipeline()
-        commits = {}
+        written = []
         for partition, task in self.tasks.items():
             if not task.dirty:
                 continue
             blob = pickle.dumps({"state": task.aggregator.state, "offsets": task.offsets, "topic_ids": self.topic_ids},
                                 protocol=pickle.HIGHEST_PROTOCOL)
-            pipe.set(self._checkpoint_key(partition), blob)
-            commits.update(task.offsets)
+            pipe.eval(_FENCED_SET, 2, self._checkpoint_key(partition), self._generation_key(partition), blob,
+                      task.generation)
+            written.append(partition)
             task.dirty = False
+        commits = {}
+        for partition, ok in zip(written, pipe.execute() if written else [], strict=True):
+            if ok:
+                commits.update(self.tasks[partition].offsets)
+                continue
+            # A newer owner took the partition while we were paused (a zombie): our state is stale,
+            # so it is neither written nor committed, and we stop working on the partition.
+            FENCED.inc()
+            log.warning("checkpoint refused: partition has a newer owner; dropping it", extra={
+                "partition": partition, "generation": self.tasks[partition].generation})
+            del self.tasks[partition]
         if commits:
-            pipe.execute()
             # Kafka's committed offsets follow the checkpoint (for lag); the checkpoint is the truth.
             self.consumer.commit_offsets(commits)
         self._last_checkpoint = time.monotonic()
@@ -168,7 +194,11 @@ class AggregateWorker:
         for partition in sorted({tp.partition for tp in assigned}):
             if partition in self.tasks:
                 continue
+            # Bump the generation before reading the checkpoint: from now on an older owner's write
+            # is refused, so what we load is the last state anyone may write before us.
+            generation = int(self.redis.incr(self._generation_key(partition)))
             task = self._load(partition)
+            task.generation = generation
             self.tasks[partition] = task
             for topic in self.topics:
                 offset = task.offsets.get((topic.name, partition))
