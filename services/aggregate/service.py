@@ -3,13 +3,17 @@
 A thin shell around ``core.Aggregator``. One aggregator per input partition number (detections
 and camera-health are both keyed by camera id with the same partition count, so partition p of
 each holds the same cameras). Exactly-once *state*: each aggregator's state is checkpointed to
-Redis in one SET together with the input offsets it reflects; on assignment the worker loads the
-checkpoint and seeks to those offsets, so after a SIGKILL the records since the checkpoint are
-replayed into the checkpointed state: every record counts once. Closed windows are produced and
-settled (each ZoneStats acknowledged by the broker, or after retries in its ``.dlq`` topic with
-the reason: storesight.bus.PendingSends), then checkpointed at once; only a crash between those
-two steps re-sends a window
-(same key and window, so a consumer that upserts by (store, zone, window_start) stays exact).
+Redis (versioned JSON, ``checkpoint.py``: data only, never code) together with the input offsets it
+reflects; on assignment the worker bumps the partition's generation, loads the checkpoint and seeks
+to those offsets, so after a SIGKILL the records since the checkpoint are replayed into the
+checkpointed state: every record counts once. A write is a compare-and-set on the generation, so a
+stale owner (a paused "zombie") can neither overwrite its successor's checkpoint nor, checked
+before each batch, publish windows from its stale state. Closed windows are produced and settled
+(each ZoneStats acknowledged by the broker, or after retries in its ``.dlq`` topic with the
+reason: storesight.bus.PendingSends), then checkpointed at once; only a crash between those two
+steps re-sends a window (same key and window, so a consumer that upserts by (store, zone,
+window_start) stays exact). An unreadable checkpoint (junk, a pickle) is discarded and the
+partition rebuilt from the earliest retained offsets.
 
 Why not faust: see the package README (faust's at-least-once table changelog replays records
 already in the table after a crash, and its hard-coded 1.5 s fetch wait sets the live latency).
@@ -20,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from kafka import ConsumerRebalanceListener
 from prometheus_client import Counter, Gauge
 
+from services.aggregate import checkpoint as checkpoints
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
@@ -49,8 +53,10 @@ ENTRIES = Counter("storesight_zone_entries_total", "Line crossings towards the i
 EXITS = Counter("storesight_zone_exits_total", "Line crossings towards the outside", ["store", "line"])
 LATE = Counter("storesight_aggregate_late_records_total", "Records for already closed windows", ["store"])
 RECORDS = Counter("storesight_aggregate_records_total", "Detection and health records aggregated")
+DISCARDED = Counter("storesight_aggregate_checkpoints_discarded_total",
+                    "Checkpoints not restored, by reason (unreadable: junk, pickle, other format)", ["reason"])
 FENCED = Counter("storesight_aggregate_checkpoints_refused_total",
-                 "Checkpoint writes refused because a newer owner of the partition exists (a zombie worker)")
+                 "Checkpoint writes (or batches) refused because the partition has a newer owner (a zombie worker)")
 
 # Fenced checkpoint write: each assignment of a partition bumps its generation (INCR); a write
 # carries the writer's generation and is refused when a newer owner has bumped it since.
@@ -89,6 +95,7 @@ class Task:
     exported_late: dict[str, int] = field(default_factory=dict)
     dirty: bool = False
     generation: int = 0  # this worker's fencing token for the partition (bumped on assignment)
+    rebuild: bool = False  # the checkpoint was unreadable: replay the partition from its start
 
 
 class AggregateWorker:
@@ -141,13 +148,21 @@ class AggregateWorker:
         blob = self.redis.get(self._checkpoint_key(partition))
         if blob is None:
             return Task(Aggregator(self.config))
-        # Our own Redis, our own pickle: the state is plain dataclasses and numpy arrays.
-        saved = pickle.loads(blob)
-        if saved.get("topic_ids", self.topic_ids) != self.topic_ids:
+        try:
+            saved = checkpoints.decode(blob)  # JSON data only: junk or a pickle never runs
+        except checkpoints.CheckpointError as exc:
+            # Junk, a pickle (from an older version, or planted), another format: discarded, and
+            # the partition's state rebuilt from the earliest retained inputs.
+            DISCARDED.labels("unreadable").inc()
+            log.warning("checkpoint unreadable: discarded, rebuilding the partition from the earliest "
+                        "retained offsets", extra={"partition": partition, "reason": str(exc), "bytes": len(blob)})
+            return Task(Aggregator(self.config), rebuild=True)
+        if saved.topic_ids != self.topic_ids:
+            DISCARDED.labels("other_topics").inc()
             log.warning("checkpoint was made on other topics (recreated, or another broker): discarded",
                         extra={"partition": partition})
             return Task(Aggregator(self.config))
-        state = saved["state"]
+        state = saved.state
         known = {camera.id for _, camera in self.config.cameras()}
         removed = sorted(set(state.cameras) - known)
         if removed:
@@ -157,19 +172,18 @@ class AggregateWorker:
                         extra={"partition": partition, "cameras": ",".join(removed)})
             for camera_id in removed:
                 del state.cameras[camera_id]
-        task = Task(Aggregator(self.config, state=state), offsets=dict(saved["offsets"]))
+        task = Task(Aggregator(self.config, state=state), offsets=dict(saved.offsets))
         task.exported_lines = {k: list(v) for k, v in task.aggregator.state.line_totals.items()}
         task.exported_late = dict(task.aggregator.state.late_total)
         return task
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, commit: bool = True) -> None:
         pipe = self.redis.pipeline()
         written = []
         for partition, task in self.tasks.items():
             if not task.dirty:
                 continue
-            blob = pickle.dumps({"state": task.aggregator.state, "offsets": task.offsets, "topic_ids": self.topic_ids},
-                                protocol=pickle.HIGHEST_PROTOCOL)
+            blob = checkpoints.encode(task.aggregator.state, task.offsets, self.topic_ids, task.generation)
             pipe.eval(_FENCED_SET, 2, self._checkpoint_key(partition), self._generation_key(partition), blob,
                       task.generation)
             written.append(partition)
@@ -181,14 +195,25 @@ class AggregateWorker:
                 continue
             # A newer owner took the partition while we were paused (a zombie): our state is stale,
             # so it is neither written nor committed, and we stop working on the partition.
-            FENCED.inc()
-            log.warning("checkpoint refused: partition has a newer owner; dropping it", extra={
-                "partition": partition, "generation": self.tasks[partition].generation})
-            del self.tasks[partition]
-        if commits:
+            self._fenced(partition, "checkpoint refused")
+        if commits and commit:
             # Kafka's committed offsets follow the checkpoint (for lag); the checkpoint is the truth.
             self.consumer.commit_offsets(commits)
         self._last_checkpoint = time.monotonic()
+
+    def _fenced(self, partition: int, what: str) -> None:
+        FENCED.inc()
+        log.warning(f"{what}: the partition has a newer owner; dropping it", extra={
+            "partition": partition, "generation": self.tasks[partition].generation})
+        del self.tasks[partition]
+
+    def _drop_fenced(self, partitions: list[int]) -> None:
+        """Before aggregating a batch: a worker that was away (paused, partitioned) while its
+        partitions moved must not publish windows from its stale state. One MGET per batch."""
+        generations = self.redis.mget([self._generation_key(p) for p in partitions])
+        for partition, current in zip(partitions, generations, strict=True):
+            if int(current or 0) > self.tasks[partition].generation:
+                self._fenced(partition, "batch not aggregated")
 
     def _on_assigned(self, assigned) -> None:
         for partition in sorted({tp.partition for tp in assigned}):
@@ -201,17 +226,21 @@ class AggregateWorker:
             task.generation = generation
             self.tasks[partition] = task
             for topic in self.topics:
-                offset = task.offsets.get((topic.name, partition))
-                if offset is not None:
+                offset = 0 if task.rebuild else task.offsets.get((topic.name, partition))
+                if offset is not None:  # 0: the earliest retained offset (auto_offset_reset=earliest)
                     self.consumer.seek(topic.name, partition, offset)
             log.info("partition assigned", extra={"partition": partition, "restored": bool(task.offsets)})
         self.assigned = True
 
     def _on_revoked(self, revoked) -> None:
-        if self.consumer is not None and self.tasks:
-            self.checkpoint()
-        for partition in {tp.partition for tp in revoked}:
-            self.tasks.pop(partition, None)
+        try:
+            if self.consumer is not None and self.tasks:
+                # No Kafka commit here: kafka-python 3 cannot block inside a rebalance listener, and
+                # the Redis checkpoint is what the next owner resumes from (commits only show lag).
+                self.checkpoint(commit=False)
+        finally:
+            for partition in {tp.partition for tp in revoked}:
+                self.tasks.pop(partition, None)
 
     # ------------------------------------------------------------ main loop
 
@@ -231,6 +260,8 @@ class AggregateWorker:
     def step(self, timeout_ms: int = 200) -> int:
         """Poll once, aggregate, publish; return the number of records handled."""
         records = self.consumer.poll(timeout_ms=timeout_ms, max_records=5000)
+        if records:
+            self._drop_fenced(sorted({r.partition for r in records} & set(self.tasks)))
         per_task: dict[int, list] = defaultdict(list)
         for r in records:
             task = self.tasks.get(r.partition)
