@@ -16,9 +16,13 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from storesight.startup import StartupError, exit_on_startup_error
+
     runner = start_service("aggregate", port=args.port)
     try:
         run(config, runner, group=args.group, redis_prefix=args.redis_prefix)
+    except StartupError as exc:  # wrong Kafka/Redis credential, CA or protocol: exit 2, not a crash loop
+        return exit_on_startup_error("aggregate", exc)
     finally:
         runner.close()
     return 0

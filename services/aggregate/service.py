@@ -29,7 +29,7 @@ from prometheus_client import Counter, Gauge
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
-from storesight.bus import TypedConsumer, TypedProducer, bootstrap_from_env
+from storesight.bus import TypedConsumer, TypedProducer
 from storesight.config import Config
 from storesight.contracts import Detections
 from storesight.service import ServiceRunner
@@ -94,7 +94,7 @@ class AggregateWorker:
         self.tasks: dict[int, Task] = {}
         # Checkpoints carry the ids of the topics they were made on: one made on a recreated topic
         # or another broker (same group name) has offsets and state that do not belong here.
-        self.topic_ids = topic_ids(bootstrap_from_env(config.pipeline.kafka), [t.name for t in self.topics])
+        self.topic_ids = topic_ids(config.pipeline.kafka, [t.name for t in self.topics])
         self.producer = TypedProducer(config.pipeline.kafka, f"{self.client_id}-stats")
         # Counters of rare events exist at 0 from the start: "nothing happened yet" is 0 on the
         # dashboards, not "no data".
