@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
 EXIT_STARTUP = 2
 
@@ -31,3 +32,19 @@ def exit_on_startup_error(service: str, exc: StartupError, stream=sys.stderr) ->
     if stream is not None:
         print(f"storesight {service}: cannot start: {exc}", file=stream, flush=True)
     return EXIT_STARTUP
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages and logs.
+
+    >>> redact_url("rediss://:s3cret@cache:6380/0?ssl_ca_certs=/ca.pem")
+    'rediss://:***@cache:6380/0?ssl_ca_certs=/ca.pem'
+    >>> redact_url("postgresql://archive@db/storesight?sslmode=verify-full")
+    'postgresql://archive@db/storesight?sslmode=verify-full'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
