@@ -9,6 +9,8 @@ Secrets never come from the config file: the SASL user and password are read fro
 ``preflight`` connects once, within ``connect_timeout_s``, before a client is built: a wrong CA,
 a wrong password or a plaintext client against a TLS listener raise ``StartupError`` with the
 reason (the service exits 2), where kafka-python alone would retry or wait in a handshake.
+KAFKA_BOOTSTRAP, KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM and KAFKA_SSL_CA_FILE/CERT_FILE/
+KEY_FILE in the environment override the config file (a Kubernetes component sets them).
 
 >>> from storesight.config import KafkaSettings
 >>> kw = client_kwargs(KafkaSettings(bootstrap="kafka:9093", security_protocol="SASL_PLAINTEXT"), "demo",
@@ -49,6 +51,30 @@ def bootstrap(settings: KafkaSettings, env: Mapping[str, str] | None = None) -> 
     return (os.environ if env is None else env).get(BOOTSTRAP_ENV, settings.bootstrap)
 
 
+# Environment variables that override pipeline.kafka's security (how a Kubernetes component, e.g.
+# the in-cluster Strimzi Kafka, switches every service to its TLS listener without editing the
+# region's config file).
+SECURITY_ENV = {"KAFKA_SECURITY_PROTOCOL": "security_protocol", "KAFKA_SASL_MECHANISM": "sasl_mechanism",
+                "KAFKA_SSL_CA_FILE": "ssl_ca_file", "KAFKA_SSL_CERT_FILE": "ssl_cert_file",
+                "KAFKA_SSL_KEY_FILE": "ssl_key_file"}
+
+
+def effective(settings: KafkaSettings, env: Mapping[str, str] | None = None) -> KafkaSettings:
+    """``settings`` with the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SSL_* overrides applied."""
+    from pydantic import ValidationError
+
+    env = os.environ if env is None else env
+    overrides = {field: env[name] for name, field in SECURITY_ENV.items() if env.get(name)}
+    if not overrides:
+        return settings
+    try:
+        return KafkaSettings.model_validate({**settings.model_dump(), **overrides})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'kafka'}: {e['msg']}" for e in exc.errors())
+        raise KafkaSetupError(f"Kafka settings from the environment ({', '.join(sorted(overrides))}) are not "
+                              f"valid: {problems}") from None
+
+
 def uses_tls(settings: KafkaSettings) -> bool:
     return settings.security_protocol in ("SSL", "SASL_SSL")
 
@@ -80,6 +106,7 @@ def ssl_context(settings: KafkaSettings, env: Mapping[str, str] | None = None) -
 def security_kwargs(settings: KafkaSettings, env: Mapping[str, str] | None = None) -> dict:
     """kafka-python keywords for the configured protocol; missing SASL credentials fail here."""
     env = os.environ if env is None else env
+    settings = effective(settings, env)
     kwargs: dict = {"security_protocol": settings.security_protocol}
     if uses_tls(settings):
         kwargs["ssl_context"] = ssl_context(settings, env)
@@ -120,6 +147,7 @@ def preflight(settings: KafkaSettings, env: Mapping[str, str] | None = None) -> 
     (raw ``ssl``, so the reason is the handshake's own), then a real kafka-python bootstrap with
     the same keywords (which runs SASL). Done once per process and settings.
     """
+    settings = effective(settings, env)
     kwargs = client_kwargs(settings, "storesight-preflight", env)
     key = (kwargs["bootstrap_servers"], settings.model_dump_json(), kwargs.get("sasl_plain_username"),
            hash(kwargs.get("sasl_plain_password")))
