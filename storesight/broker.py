@@ -62,13 +62,15 @@ class EmbeddedBroker:
     def _wait_ready(self, timeout_s: float) -> None:
         from kafka import KafkaAdminClient
 
+        from storesight.kafka_clients import client_kwargs
+
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"broker exited with code {self._proc.returncode} at start-up")
             if _port_open(self.host, self.port):
                 try:
-                    KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000).close()
+                    KafkaAdminClient(**client_kwargs(self.bootstrap, "storesight-broker-ready"), request_timeout_ms=3000).close()
                     return
                 except Exception:  # noqa: BLE001 - not answering yet
                     pass

@@ -122,8 +122,13 @@ def security_kwargs(settings: KafkaSettings, env: Mapping[str, str] | None = Non
     return kwargs
 
 
-def client_kwargs(settings: KafkaSettings, client_id: str, env: Mapping[str, str] | None = None) -> dict:
-    """Address, client id and security keywords shared by every producer, consumer and admin."""
+def client_kwargs(settings: KafkaSettings | str, client_id: str, env: Mapping[str, str] | None = None) -> dict:
+    """Address, client id and security keywords shared by every producer, consumer and admin.
+
+    A plain ``host:port`` string is the embedded broker (tests, benchmarks): plaintext, the
+    address used as given."""
+    if isinstance(settings, str):
+        return {"bootstrap_servers": settings, "client_id": client_id, "security_protocol": "PLAINTEXT"}
     return {"bootstrap_servers": bootstrap(settings, env), "client_id": client_id,
             **security_kwargs(settings, env)}
 
@@ -132,12 +137,9 @@ def admin_client(settings: KafkaSettings | str, client_id: str, request_timeout_
     """A checked ``KafkaAdminClient``; a plain ``host:port`` means the embedded broker (plaintext)."""
     from kafka.admin import KafkaAdminClient
 
-    env = None
-    if isinstance(settings, str):
-        settings, env = KafkaSettings(bootstrap=settings), {}
-    preflight(settings, env)
-    kwargs = client_kwargs(settings, client_id, env)
-    return KafkaAdminClient(**kwargs, request_timeout_ms=request_timeout_ms)
+    preflight(KafkaSettings(bootstrap=settings) if isinstance(settings, str) else settings,
+              {} if isinstance(settings, str) else None)
+    return KafkaAdminClient(**client_kwargs(settings, client_id), request_timeout_ms=request_timeout_ms)
 
 
 def preflight(settings: KafkaSettings, env: Mapping[str, str] | None = None) -> None:
