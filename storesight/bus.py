@@ -9,7 +9,6 @@ with the reason in a header and are counted; they never stop the consumer.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -18,6 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Gauge
 
+from storesight import kafka_clients
 from storesight.config import KafkaSettings
 from storesight.contracts import MalformedMessage, decode
 from storesight.topics import BY_NAME, Topic
@@ -37,13 +37,13 @@ CONSUMER_LAG = Gauge("storesight_consumer_lag_messages", "Messages behind the pa
 
 def bootstrap_from_env(settings: KafkaSettings) -> str:
     """KAFKA_BOOTSTRAP overrides the configured address (how production points at a cluster)."""
-    return os.environ.get("KAFKA_BOOTSTRAP", settings.bootstrap)
+    return kafka_clients.bootstrap(settings)
 
 
 def producer_config(settings: KafkaSettings, client_id: str) -> dict:
+    """Producer keywords: the shared address and security (storesight.kafka_clients) plus delivery."""
     return {
-        "bootstrap_servers": bootstrap_from_env(settings),
-        "client_id": client_id,
+        **kafka_clients.client_kwargs(settings, client_id),
         "acks": "all",
         "linger_ms": 2,
         "retries": 10,
@@ -53,9 +53,9 @@ def producer_config(settings: KafkaSettings, client_id: str) -> dict:
 
 
 def consumer_config(settings: KafkaSettings, group: str, client_id: str) -> dict:
+    """Consumer keywords: the shared address and security plus manual commits and fetch sizes."""
     return {
-        "bootstrap_servers": bootstrap_from_env(settings),
-        "client_id": client_id,
+        **kafka_clients.client_kwargs(settings, client_id),
         "group_id": group,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
@@ -72,6 +72,7 @@ class TypedProducer:
     """Publishes protobuf messages to registered topics, keyed as the registry says."""
 
     def __init__(self, settings: KafkaSettings, client_id: str):
+        kafka_clients.preflight(settings)  # a wrong CA or password: StartupError now, not retries
         self._producer = KafkaProducer(**producer_config(settings, client_id))
 
     def send(self, topic: Topic, key: str, message: Message | bytes,
@@ -109,6 +110,7 @@ class TypedConsumer:
     def __init__(self, settings: KafkaSettings, topics: Iterable[Topic], group: str, client_id: str,
                  dlq_producer: TypedProducer | None = None, listener=None):
         self._topics = {t.name: t for t in topics}
+        kafka_clients.preflight(settings)
         self._consumer = KafkaConsumer(*self._topics, **consumer_config(settings, group, client_id))
         if listener is not None:
             # A kafka.ConsumerRebalanceListener: a stateful consumer restores state on assignment.
