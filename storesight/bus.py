@@ -21,7 +21,6 @@ and its input's coordinates in headers, counted. Only when the DLQ copy is ackno
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Gauge
 
+from storesight import kafka_clients
 from storesight.config import KafkaSettings
 from storesight.contracts import MalformedMessage, decode
 from storesight.topics import BY_NAME, Topic
@@ -53,13 +53,13 @@ CONSUMER_LAG = Gauge("storesight_consumer_lag_messages", "Messages behind the pa
 
 def bootstrap_from_env(settings: KafkaSettings) -> str:
     """KAFKA_BOOTSTRAP overrides the configured address (how production points at a cluster)."""
-    return os.environ.get("KAFKA_BOOTSTRAP", settings.bootstrap)
+    return kafka_clients.bootstrap(settings)
 
 
 def producer_config(settings: KafkaSettings, client_id: str) -> dict:
+    """Producer keywords: the shared address and security (storesight.kafka_clients) plus delivery."""
     return {
-        "bootstrap_servers": bootstrap_from_env(settings),
-        "client_id": client_id,
+        **kafka_clients.client_kwargs(settings, client_id),
         "acks": "all",
         # No duplicates from the client's own retries where the broker supports it (Kafka >= 0.11,
         # the embedded broker too); PendingSends.settle renews a producer a rejection wedged.
@@ -72,9 +72,9 @@ def producer_config(settings: KafkaSettings, client_id: str) -> dict:
 
 
 def consumer_config(settings: KafkaSettings, group: str, client_id: str) -> dict:
+    """Consumer keywords: the shared address and security plus manual commits and fetch sizes."""
     return {
-        "bootstrap_servers": bootstrap_from_env(settings),
-        "client_id": client_id,
+        **kafka_clients.client_kwargs(settings, client_id),
         "group_id": group,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
@@ -91,6 +91,7 @@ class TypedProducer:
     """Publishes protobuf messages to registered topics, keyed as the registry says."""
 
     def __init__(self, settings: KafkaSettings, client_id: str):
+        kafka_clients.preflight(settings)  # a wrong CA or password: StartupError now, not retries
         self._config = producer_config(settings, client_id)
         self._producer = KafkaProducer(**self._config)
 
@@ -275,6 +276,7 @@ class TypedConsumer:
     def __init__(self, settings: KafkaSettings, topics: Iterable[Topic], group: str, client_id: str,
                  dlq_producer: TypedProducer | None = None, listener=None):
         self._topics = {t.name: t for t in topics}
+        kafka_clients.preflight(settings)
         self._consumer = KafkaConsumer(*self._topics, **consumer_config(settings, group, client_id))
         if listener is not None:
             # A kafka.ConsumerRebalanceListener: a stateful consumer restores state on assignment.

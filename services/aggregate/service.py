@@ -35,9 +35,10 @@ from services.aggregate import checkpoint as checkpoints
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
-from storesight.bus import SendRetry, TypedConsumer, TypedProducer, bootstrap_from_env
+from storesight.bus import SendRetry, TypedConsumer, TypedProducer
 from storesight.config import Config
 from storesight.contracts import Detections
+from storesight.redis_client import connect_redis, redis_url
 from storesight.service import ServiceRunner
 from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, Topic, topic_ids
 
@@ -82,7 +83,7 @@ ATTRIBUTE_TRACKS = {
 
 
 def redis_url_from_env(config: Config) -> str:
-    return os.environ.get("REDIS_URL", config.pipeline.redis_url)
+    return redis_url(config.pipeline.redis_url)
 
 
 @dataclass
@@ -102,8 +103,6 @@ class AggregateWorker:
     def __init__(self, config: Config, *, group: str = "storesight-aggregate", redis_prefix: str = "storesight:",
                  detections: Topic = DETECTIONS, health: Topic = CAMERA_HEALTH, stats: Topic = ZONE_STATS,
                  client_id: str | None = None, send_retry: SendRetry | None = None):
-        import redis
-
         self.config = config
         self.settings = config.pipeline.aggregate
         self.group = group
@@ -111,11 +110,12 @@ class AggregateWorker:
         self.topics = (detections, health)
         self.stats_topic = stats
         self.client_id = client_id or f"aggregate-{os.getpid()}"
-        self.redis = redis.Redis.from_url(redis_url_from_env(config))
+        # REDIS_PASSWORD / rediss:// with a CA; a wrong password or CA is a StartupError (exit 2).
+        self.redis = connect_redis(redis_url_from_env(config))
         self.tasks: dict[int, Task] = {}
         # Checkpoints carry the ids of the topics they were made on: one made on a recreated topic
         # or another broker (same group name) has offsets and state that do not belong here.
-        self.topic_ids = topic_ids(bootstrap_from_env(config.pipeline.kafka), [t.name for t in self.topics])
+        self.topic_ids = topic_ids(config.pipeline.kafka, [t.name for t in self.topics])
         self.producer = TypedProducer(config.pipeline.kafka, f"{self.client_id}-stats")
         self.sends = self.producer.batch(send_retry)  # closed windows, settled before each checkpoint
         # Counters of rare events exist at 0 from the start: "nothing happened yet" is 0 on the

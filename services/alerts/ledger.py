@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import redis
 
 from services.alerts.incident import IncidentKey, IncidentState
+from storesight.redis_client import connect_redis
 
 RECORD_TTL_S = 30 * 24 * 3600
 
@@ -66,7 +67,8 @@ class Ledger:
 
     @classmethod
     def from_url(cls, url: str, **kw) -> Ledger:
-        return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=5), **kw)
+        """A checked client (REDIS_PASSWORD, rediss:// with a CA): a wrong credential is a StartupError."""
+        return cls(connect_redis(url, decode_responses=True, socket_timeout=5), **kw)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)

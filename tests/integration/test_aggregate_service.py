@@ -33,6 +33,7 @@ from storesight.broker import free_port
 from storesight.bus import TypedProducer
 from storesight.config import KafkaSettings, load_config
 from storesight.contracts import CameraHealth, Detections, ZoneStats, decode, to_timestamp
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, ensure_topics
 from tests.support.bus import send_detections
 from tests.support.servers import INTEL_CLIP, REPO
@@ -116,7 +117,7 @@ def start_worker(config_path: Path, redis_url: str, group: str, prefix: str, por
 
 
 def read_stats(bootstrap: str, want: int, timeout_s: float = 60.0) -> list[ZoneStats]:
-    consumer = KafkaConsumer(ZONE_STATS.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = KafkaConsumer(ZONE_STATS.name, **client_kwargs(bootstrap, "storesight-test-reader"), auto_offset_reset="earliest",
                              fetch_max_wait_ms=10, group_id=None, consumer_timeout_ms=500)
     got: list[ZoneStats] = []
     deadline = time.monotonic() + timeout_s
