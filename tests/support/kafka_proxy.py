@@ -11,17 +11,14 @@ connection are handled one at a time (enough for tests).
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import struct
-import subprocess
 import threading
 from contextlib import suppress
 
 from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 
-from storesight.broker import EmbeddedBroker, broker_binary, free_port
+from storesight.broker import EmbeddedBroker, free_port
 
 MESSAGE_TOO_LARGE = 10
 
@@ -146,31 +143,17 @@ def _is_acks0(api_key: int, request: bytes, version: int) -> bool:
 
 
 class ProxiedBroker(EmbeddedBroker):
-    """An embedded broker whose clients all go through a ``LimitProxy`` (bootstrap = the proxy)."""
+    """An embedded broker whose clients all go through a ``LimitProxy`` (it advertises the proxy)."""
 
     def __init__(self):
-        super().__init__(port=free_port())
-        self.proxy = LimitProxy(("127.0.0.1", self.port))
+        port = free_port()
+        self.proxy = LimitProxy(("127.0.0.1", port))
+        super().__init__(port=port, advertised_port=self.proxy.port)
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.proxy.port}"
 
-    def start(self, timeout_s: float = 20.0) -> ProxiedBroker:
-        listen = f"tcp://127.0.0.1:{self.port}"
-        advertised = f"tcp://127.0.0.1:{self.proxy.port}"
-        cmd = [broker_binary(), "broker", "--listener-url", listen, "--advertised-listener-url", advertised,
-               "--storage-engine", "memory://tansu/"]
-        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                      env=env, start_new_session=True)
-        self._wait_ready(timeout_s)
-        return self
-
     def stop(self) -> None:
         self.proxy.close()
-        if self._proc is not None and self._proc.poll() is None:
-            os.killpg(self._proc.pid, signal.SIGKILL)
-            self._proc.wait(10)
-        self._proc = None
-
+        super().stop()
