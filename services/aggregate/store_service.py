@@ -1,12 +1,12 @@
 """Store windows out of the aggregate worker: StoreStats on Kafka, the store's live value in Redis, gauges.
 
-The worker hands it every closed ``WindowStats`` (``collect``) and, once those are flushed, calls
+The worker hands it every closed ``WindowStats`` (``collect``) and, once those are settled, calls
 ``publish(owned_partitions)``. A store is counted only by the worker that holds every input
 partition carrying one of its entrance cameras (partition = Kafka's default key hash of the camera id):
 with several replicas a store whose doors land on two workers would otherwise be counted twice, half
 each; such a store is skipped with a warning (put its door cameras on one worker). Each store's state
-(``StoreOccupancy``, plain JSON) is saved to Redis after its windows are flushed and before the
-worker's checkpoint: a replay of rows already applied is ignored, so a restart counts nobody twice.
+(``StoreOccupancy``, plain JSON) is saved to Redis after its windows are settled (acknowledged, or in
+the DLQ) and before the worker's checkpoint: a replay of rows already applied is ignored, so a restart counts nobody twice.
 """
 
 from __future__ import annotations
@@ -58,10 +58,11 @@ def camera_partition(camera_id: str, partitions: int) -> int:
 
 
 class StorePublisher:
-    def __init__(self, config: Config, producer, redis, *, topic: Topic, prefix: str, group: str,
+    def __init__(self, config: Config, sends, redis, *, topic: Topic, prefix: str, group: str,
                  input_partitions: int):
+        """``sends``: the worker's ``PendingSends`` (storesight.bus): store windows are settled like zone windows."""
         self.settings = config.pipeline.aggregate
-        self.producer = producer
+        self.sends = sends
         self.redis = redis
         self.topic = topic
         self.prefix = prefix
@@ -122,10 +123,11 @@ class StorePublisher:
             windows = counter.feed(rows)
             touched.append(counter)
             for window in windows:
-                self.producer.send(self.topic, store.id, store_stats_to_proto(window))
+                self.sends.send(self.topic, store.id, store_stats_to_proto(window),
+                                source=f"store/{store.id}/{int(window.window_start)}")
             emitted += windows
         if emitted:
-            self.producer.flush()
+            self.sends.settle()  # raises DeliveryFailed: then no state is saved and nothing committed
             self._live_and_metrics(emitted)
         if touched:
             pipe = self.redis.pipeline()

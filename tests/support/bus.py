@@ -11,15 +11,18 @@ from google.protobuf.message import Message
 from storesight.bus import TypedProducer
 from storesight.config import KafkaSettings
 from storesight.contracts import Detections
-from storesight.topics import DETECTIONS
+from storesight.topics import DETECTIONS, Topic
 
 
-def send_detections(bootstrap: str, messages: Iterable[Detections], client_id: str = "test-detections") -> None:
+def send_detections(bootstrap: str, messages: Iterable[Detections], client_id: str = "test-detections",
+                    topic: Topic = DETECTIONS) -> None:
     """Publish each message keyed by its camera id (as detect does) and wait until all are acknowledged."""
     producer = TypedProducer(KafkaSettings(bootstrap=bootstrap), client_id)
+    sends = producer.batch()
     for message in messages:
-        producer.send(DETECTIONS, message.camera_id, message)
-    producer.flush()
+        sends.send(topic, message.camera_id, message)
+    if sends.settle().dead_lettered:
+        raise RuntimeError("test detections were refused by the broker")
     producer.close()
 
 
@@ -30,8 +33,9 @@ def read_messages(bootstrap: str, topic: str, message_type: type[Message], want:
     from kafka import KafkaConsumer
 
     from storesight.contracts import decode
+    from storesight.kafka_clients import client_kwargs
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = KafkaConsumer(topic, **client_kwargs(bootstrap, "storesight-test-reader"), auto_offset_reset="earliest",
                              fetch_max_wait_ms=10, group_id=None, consumer_timeout_ms=500)
     got: list = []
     deadline = time.monotonic() + timeout_s
