@@ -1,0 +1,123 @@
+"""The console over real HTTP (a real process): sign-in, CSRF, roles, lock-out, the
+people-free picture and saving a layout that ``storesight config check`` accepts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from tests.support.console import PASSWORDS, REPO, SECRET_KEY, Client, start_console, write_scene
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    running = start_console(tmp_path_factory.mktemp("console"))
+    yield running
+    log = running.stop()
+    for secret in (SECRET_KEY, *PASSWORDS.values(), "pbkdf2_sha256$"):
+        assert secret not in log
+
+
+def test_everything_but_probes_needs_sign_in(console) -> None:
+    client = Client(console)
+    for path in ("/", "/cameras/cam-a", "/cameras/cam-a/background.jpg"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert "storesight_console_logins_total" in client.get("/metrics").text
+    client.get("/login")
+    assert client.post("/api/cameras/cam-a/layout", json={}, headers={"X-CSRF-Token": client.csrf}).status_code == 401
+
+
+def test_every_change_needs_the_csrf_token(console) -> None:
+    client = Client(console)
+    client.get("/login")
+    refused = client.post("/login", data={"username": "ina", "password": PASSWORDS["ina"]})
+    assert refused.status_code == 400 and "expired" in refused.text
+    assert client.login("ina").status_code == 302
+    layout = {"zones": []}
+    assert client.save("cam-b", layout, csrf="").status_code == 400
+    assert client.save("cam-b", layout, csrf="forged-token").status_code == 400
+    assert client.save("cam-b", layout, mode="download").status_code == 200
+
+
+def test_background_is_the_empty_scene_not_a_frame_with_a_person(console, tmp_path) -> None:
+    client = Client(console)
+    client.login("vic")
+    response = client.get("/cameras/cam-a/background.jpg")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "image/jpeg"
+    assert "no-store" in response.headers["Cache-Control"]
+    picture = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR).astype(np.int16)
+    scene = write_scene(tmp_path / "again").astype(np.int16)  # the same seeded scene as the camera's
+    person = cv2.imread(str(tmp_path / "again" / "002.png")).astype(np.int16)
+    region = (slice(120, 300), slice(300, 370))  # where the figure stands in frame 2
+    assert np.abs(picture[region] - scene[region]).mean() < 8
+    assert np.abs(picture[region] - person[region]).mean() > 40
+
+
+def test_a_viewer_cannot_save(console) -> None:
+    before = console.config_path.read_text()
+    client = Client(console)
+    client.login("vic")
+    page = client.get("/cameras/cam-a")
+    assert page.status_code == 200 and 'id="save"' not in page.text
+    layout = {"zones": [{"id": "till", "kind": "checkout", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]}]}
+    assert client.save("cam-a", layout).status_code == 403
+    assert client.save("cam-a", layout, mode="download").status_code == 403
+    assert console.config_path.read_text() == before
+
+
+def test_a_two_point_polygon_is_refused_at_its_shape(console) -> None:
+    client = Client(console)
+    client.login("ina")
+    layout = {"zones": [{"id": "till", "kind": "checkout", "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.3]]},
+                        {"id": "flat", "kind": "area", "polygon": [[0.5, 0.5], [0.6, 0.6]]}]}
+    response = client.save("cam-a", layout)
+    assert response.status_code == 422
+    assert response.json()["problems"] == [{"shape": "zones/1", "message": "polygon: needs at least 3 points"}]
+
+
+def test_a_saved_layout_keeps_the_rest_of_the_file_and_passes_config_check(console) -> None:
+    client = Client(console)
+    client.login("ina")
+    original = yaml.safe_load(console.config_path.read_text())
+    layout = {"zones": [{"id": "till", "kind": "checkout", "capacity": 2,
+                         "polygon": [[0.12345678, 0.1], [0.4, 0.1], [0.4, 0.45]]}],
+              "lines": [{"id": "door", "a": [0.6, 0.0], "b": [0.6, 1.0], "in_point": [0.3, 0.5]}],
+              "ignore_regions": [[[0.8, 0.8], [0.95, 0.8], [0.95, 0.95]]]}
+    response = client.save("cam-a", layout)
+    assert response.status_code == 200 and response.json()["saved"] is True
+    saved = yaml.safe_load(console.config_path.read_text())
+    camera = saved["stores"][0]["cameras"][0]
+    assert camera["zones"][0]["polygon"][0] == [0.1235, 0.1]
+    assert camera["lines"] == layout["lines"] and camera["ignore_regions"] == layout["ignore_regions"]
+    assert saved["pipeline"] == original["pipeline"] and saved["stores"][0]["rules"] == original["stores"][0]["rules"]
+    assert saved["stores"][0]["cameras"][1] == original["stores"][0]["cameras"][1]
+    check = subprocess.run([sys.executable, "-m", "tools", "config", "check", str(console.config_path)],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert client.get("/cameras/cam-a").text.count("door") >= 1  # the page shows the saved layout
+
+
+def test_repeated_failures_lock_the_user_out_with_a_clear_page(tmp_path) -> None:
+    running = start_console(tmp_path)
+    try:
+        client = Client(running)
+        for _ in range(4):
+            assert client.login("vic", "wrong-password").status_code == 401
+        locked = client.login("vic", "wrong-password")
+        assert locked.status_code == 429 and "Too many failed sign-ins" in locked.text
+        again = client.login("vic")  # the right password does not open a locked account
+        assert again.status_code == 429 and "Traceback" not in again.text
+        assert Client(running).login("ina").status_code == 302  # others are not affected
+    finally:
+        log = running.stop()
+    assert "sign-in failed" in log
+    for secret in (SECRET_KEY, *PASSWORDS.values(), "wrong-password", "pbkdf2_sha256$"):
+        assert secret not in log
