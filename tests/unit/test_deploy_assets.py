@@ -40,7 +40,7 @@ def _instruction(stage: list[str], name: str) -> list[str]:
 
 def test_there_is_an_image_per_service_and_two_for_detect():
     names = {p.name.removeprefix("Dockerfile.") for p in DOCKERFILES}
-    assert names == {"ingest", "detect-cpu", "detect-gpu", "aggregate", "alerts", "archive"}
+    assert names == {"ingest", "detect-cpu", "detect-gpu", "aggregate", "alerts", "archive", "console"}
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
