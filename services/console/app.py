@@ -15,6 +15,7 @@ import os
 import secrets
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from prometheus_client import Counter
 from services.console.auth import LockoutPolicy, User, hash_password, verify_password
 from services.console.background import BackgroundCache
 from services.console.layout import apply_layout, camera_layout
+from services.console.live import LIVE_KEY, live_view
 from storesight.config import Config, ConfigError, ZoneKind, load_config
 from storesight.service import ServiceRunner
 
@@ -78,6 +80,8 @@ class ConsoleSettings:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     runner: ServiceRunner | None = None
     backgrounds: BackgroundCache = field(default_factory=BackgroundCache)
+    # Opens the Redis client of the live view on first use (calibration works without Redis).
+    redis_factory: Callable[[], object] | None = None
 
 
 def create_app(settings: ConsoleSettings) -> Flask:
@@ -236,6 +240,36 @@ def create_app(settings: ConsoleSettings) -> Flask:
         log.info("layout " + ("saved" if mode == "save" else "downloaded"),
                  extra={"user": g.user.name, "camera": camera_id})
         return jsonify(ok=True, saved=mode == "save", yaml=text)
+
+    redis_client: list = []  # the one client, opened on first use
+
+    def live_state(store_id: str):
+        if settings.redis_factory is None:
+            raise RuntimeError("no Redis configured")
+        if not redis_client:
+            redis_client.append(settings.redis_factory())
+        return redis_client[0].hgetall(LIVE_KEY.format(store=store_id))
+
+    def store_or_404(store_id: str):
+        try:
+            return cfg.config.store(store_id)
+        except KeyError:
+            abort(404)
+
+    @app.get("/stores/<store_id>/live")
+    def live_page(store_id: str):
+        return render_page("live.html", store=store_or_404(store_id))
+
+    @app.get("/api/stores/<store_id>/live")
+    def live_api(store_id: str):
+        store = store_or_404(store_id)
+        try:
+            stored = live_state(store_id)
+        except Exception as exc:  # noqa: BLE001 - any Redis failure is "unavailable", with its reason logged
+            redis_client.clear()
+            log.warning("live state unavailable", extra={"store": store_id, "reason": type(exc).__name__})
+            return jsonify(error="the live state cannot be read now"), 503
+        return jsonify(live_view(store, stored))
 
     @app.errorhandler(404)
     def not_found(_exc):

@@ -58,8 +58,15 @@ def run_from_args(args: argparse.Namespace) -> int:
         log.error("cannot start", extra={"reason": str(exc)})
         return 2
     runner = ServiceRunner("console", args.port, host=args.host)
+    from storesight.redis_client import connect_redis, redis_url
+
+    def open_redis():
+        return connect_redis(redis_url(config.config.pipeline.redis_url), connect_timeout_s=3.0,
+                             socket_timeout=3.0)
+
     app = create_app(ConsoleSettings(config=config, users=users, secret_key=secret,
-                                     secure_cookies=not args.insecure_cookies, runner=runner))
+                                     secure_cookies=not args.insecure_cookies, runner=runner,
+                                     redis_factory=open_redis))
     server = create_server(app, host=args.host, port=runner.port, threads=args.threads, ident="storesight")
     runner.port = server.effective_port
     threading.Thread(target=server.run, name="http", daemon=True).start()

@@ -18,6 +18,8 @@ import requests
 from services.console.auth import hash_password
 
 REPO = Path(__file__).resolve().parents[2]
+# The live view reads storesight:live:<store> here: a database of its own, apart from other tests.
+REDIS_URL = "redis://127.0.0.1:6379/11"
 PASSWORDS = {"ina": "installer-pass-1", "vic": "viewer-pass-2"}
 SECRET_KEY = "test-console-secret-key-0123456789abcdef"
 
@@ -101,7 +103,7 @@ def start_console(tmp: Path, writable: bool = True, extra_env: dict[str, str] | 
     config_path.write_text(CONFIG.replace("source: frames", f"source: dir://{tmp / 'frames'}"), encoding="utf-8")
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO), CONSOLE_USERS=users_env(), CONSOLE_SECRET_KEY=SECRET_KEY,
-               **(extra_env or {}))
+               REDIS_URL=REDIS_URL, **(extra_env or {}))
     log_path = tmp / "console.log"
     cmd = [sys.executable, "-m", "services.console", "--config", str(config_path), "--host", "127.0.0.1",
            "--port", str(port)] + (["--writable"] if writable else [])

@@ -10,10 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import json
+
 import pytest
+import redis
 import yaml
 
-from tests.support.console import PASSWORDS, REPO, start_console
+from tests.support.console import PASSWORDS, REDIS_URL, REPO, start_console
+from tests.support.servers import ensure_redis
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -33,6 +37,7 @@ def browser():
 
 @pytest.fixture
 def console(tmp_path):
+    ensure_redis()
     running = start_console(tmp_path)
     yield running
     running.stop()
@@ -134,3 +139,29 @@ def test_a_viewer_cannot_save(browser, console) -> None:
     }""")
     assert status == 403
     assert console.config_path.read_text() == before
+
+
+def test_the_live_page_refreshes_without_reloading(browser, console) -> None:
+    store = redis.Redis.from_url(REDIS_URL)
+    key = "storesight:live:shop"
+
+    def publish(till: int, cameras: tuple[int, int]) -> None:
+        store.hset(key, mapping={
+            "till": json.dumps({"zone_kind": "checkout", "status": "ok", "occupancy": till}),
+            "cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": cameras[0]}),
+            "cam-b": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": cameras[1]})})
+        store.expire(key, 60)
+
+    publish(1, (1, 0))
+    try:
+        page = sign_in(browser, console, "vic")
+        page.goto(console.url + "/stores/shop/live")
+        page.locator('#zones tr[data-id="till"] td.occupancy', has_text="1 / 2").wait_for()
+        page.locator("#store-occupancy", has_text="1").wait_for()
+        page.evaluate("() => { window.notReloaded = true; }")
+        publish(2, (2, 1))
+        page.locator('#zones tr[data-id="till"] td.occupancy', has_text="2 / 2").wait_for(timeout=15000)
+        page.locator("#store-occupancy", has_text="3").wait_for()
+        assert page.evaluate("() => window.notReloaded === true")
+    finally:
+        store.delete(key)

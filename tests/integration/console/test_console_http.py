@@ -6,16 +6,21 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import json
+
 import cv2
 import numpy as np
 import pytest
+import redis
 import yaml
 
-from tests.support.console import PASSWORDS, REPO, SECRET_KEY, Client, start_console, write_scene
+from tests.support.console import PASSWORDS, REDIS_URL, REPO, SECRET_KEY, Client, start_console, write_scene
+from tests.support.servers import ensure_redis
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory):
+    ensure_redis()
     running = start_console(tmp_path_factory.mktemp("console"))
     yield running
     log = running.stop()
@@ -121,3 +126,30 @@ def test_repeated_failures_lock_the_user_out_with_a_clear_page(tmp_path) -> None
     assert "sign-in failed" in log
     for secret in (SECRET_KEY, *PASSWORDS.values(), "wrong-password", "pbkdf2_sha256$"):
         assert secret not in log
+
+
+def test_live_view_reads_the_aggregate_hash_and_skips_bad_values(console) -> None:
+    store = redis.Redis.from_url(REDIS_URL)
+    key = "storesight:live:shop"
+    store.delete(key)
+    store.hset(key, mapping={
+        "till": json.dumps({"zone_kind": "checkout", "status": "ok", "occupancy": 2, "queue_length": None,
+                            "wait_estimate_s": None, "updated_at": "2026-12-06T10:00:00Z"}),
+        "cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": 3}),
+        "cam-b": b"not json"})
+    store.expire(key, 60)
+    try:
+        client = Client(console)
+        assert client.get("/api/stores/shop/live").status_code == 401  # sign-in first
+        client.login("vic")
+        assert client.get("/stores/shop/live").status_code == 200
+        view = client.get("/api/stores/shop/live").json()
+        till = next(z for z in view["zones"] if z["id"] == "till")
+        assert (till["occupancy"], till["capacity"], till["status"]) == (2, 2, "ok")
+        cameras = {c["id"]: c for c in view["cameras"]}
+        assert cameras["cam-a"]["occupancy"] == 3 and cameras["cam-b"]["status"] == "no data"
+        assert view["store_occupancy"] is None  # one camera unknown: no store total
+        assert "storesight_console_live_values_skipped_total 1.0" in client.get("/metrics").text
+        assert client.get("/api/stores/nowhere/live").status_code == 404
+    finally:
+        store.delete(key)
