@@ -5,12 +5,11 @@ two-point polygon is refused at its shape; a viewer's save is refused (403)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import json
 
 import pytest
 import redis

@@ -3,10 +3,9 @@ people-free picture and saving a layout that ``storesight config check`` accepts
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-
-import json
 
 import cv2
 import numpy as np
