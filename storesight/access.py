@@ -40,5 +40,7 @@ SERVICES: tuple[ServiceAccess, ...] = (
     ServiceAccess("aggregate", reads=(DETECTIONS, CAMERA_HEALTH), writes=(ZONE_STATS,), group="storesight-aggregate"),
     ServiceAccess("alerts", reads=(ZONE_STATS, CAMERA_HEALTH), writes=(ALERTS,), group="storesight-alerts"),
     ServiceAccess("archive", reads=(ZONE_STATS, ALERTS), group="storesight-archive"),
+    # The console shows open incidents (reads the whole topic at each start, never commits).
+    ServiceAccess("console", reads=(ALERTS,), group="storesight-console"),
 )
 ACCESS: dict[str, ServiceAccess] = {s.name: s for s in SERVICES}

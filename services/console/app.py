@@ -20,14 +20,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import requests
 import yaml
 from flask import Flask, Response, abort, g, jsonify, redirect, render_template, request, session, url_for
 from prometheus_client import Counter
 
 from services.console.auth import LockoutPolicy, User, hash_password, verify_password
 from services.console.background import BackgroundCache
+from services.console.incidents import IncidentBoard
 from services.console.layout import apply_layout, camera_layout
 from services.console.live import LIVE_KEY, live_view
+from storesight.ack import ack_url
 from storesight.config import Config, ConfigError, ZoneKind, load_config
 from storesight.service import ServiceRunner
 
@@ -82,6 +85,10 @@ class ConsoleSettings:
     backgrounds: BackgroundCache = field(default_factory=BackgroundCache)
     # Opens the Redis client of the live view on first use (calibration works without Redis).
     redis_factory: Callable[[], object] | None = None
+    # Open incidents (fed from the alerts topic) and the alerts service's acknowledgement link.
+    incidents: IncidentBoard | None = None
+    ack_secret: str = ""
+    ack_base_url: str = ""
 
 
 def create_app(settings: ConsoleSettings) -> Flask:
@@ -270,6 +277,33 @@ def create_app(settings: ConsoleSettings) -> Flask:
             log.warning("live state unavailable", extra={"store": store_id, "reason": type(exc).__name__})
             return jsonify(error="the live state cannot be read now"), 503
         return jsonify(live_view(store, stored))
+
+    @app.get("/api/stores/<store_id>/incidents")
+    def incidents_api(store_id: str):
+        store_or_404(store_id)
+        if settings.incidents is None:
+            return jsonify(error="incidents are not followed by this console"), 503
+        return jsonify(incidents=settings.incidents.open(store_id), complete=settings.incidents.caught_up.is_set(),
+                       can_ack=bool(settings.ack_secret))
+
+    @app.post("/api/stores/<store_id>/incidents/<incident_id>/ack")
+    def acknowledge(store_id: str, incident_id: str):
+        store_or_404(store_id)
+        if settings.incidents is None or not settings.ack_secret:
+            return jsonify(error="acknowledging needs ACK_SECRET and the alerts topic"), 503
+        if settings.incidents.find(store_id, incident_id) is None:
+            return jsonify(error="no such open incident"), 404
+        try:  # the alerts service's own signed link: the same acknowledgement as the SMS's
+            answer = requests.get(ack_url(settings.ack_base_url, settings.ack_secret, incident_id), timeout=10)
+        except requests.RequestException as exc:
+            log.warning("acknowledgement failed", extra={"incident": incident_id, "reason": type(exc).__name__})
+            return jsonify(error="the alerts service cannot be reached"), 502
+        if answer.status_code != 200:
+            log.warning("acknowledgement refused", extra={"incident": incident_id, "status": answer.status_code})
+            return jsonify(error=f"the alerts service refused ({answer.status_code})"), 502
+        settings.incidents.acknowledged(store_id, incident_id)
+        log.info("incident acknowledged", extra={"incident": incident_id, "user": g.user.name})
+        return jsonify(ok=True)
 
     @app.errorhandler(404)
     def not_found(_exc):

@@ -34,6 +34,7 @@ def run_from_args(args: argparse.Namespace) -> int:
 
     from services.console.app import ConfigFile, ConsoleSettings, create_app
     from services.console.auth import users_from_env
+    from services.console.incidents import IncidentBoard
     from storesight.config import ConfigError
     from storesight.logs import setup_logging
     from storesight.service import ServiceRunner
@@ -64,9 +65,13 @@ def run_from_args(args: argparse.Namespace) -> int:
         return connect_redis(redis_url(config.config.pipeline.redis_url), connect_timeout_s=3.0,
                              socket_timeout=3.0)
 
-    app = create_app(ConsoleSettings(config=config, users=users, secret_key=secret,
-                                     secure_cookies=not args.insecure_cookies, runner=runner,
-                                     redis_factory=open_redis))
+    board = IncidentBoard()
+    threading.Thread(target=_follow_forever, args=(board, config.config.pipeline.kafka, runner.stopping, log),
+                     name="alerts-topic", daemon=True).start()
+    app = create_app(ConsoleSettings(
+        config=config, users=users, secret_key=secret, secure_cookies=not args.insecure_cookies, runner=runner,
+        redis_factory=open_redis, incidents=board, ack_secret=os.environ.get("ACK_SECRET", ""),
+        ack_base_url=os.environ.get("CONSOLE_ACK_BASE_URL", config.config.pipeline.alerts.ack_base_url)))
     server = create_server(app, host=args.host, port=runner.port, threads=args.threads, ident="storesight")
     runner.port = server.effective_port
     threading.Thread(target=server.run, name="http", daemon=True).start()
@@ -77,6 +82,19 @@ def run_from_args(args: argparse.Namespace) -> int:
     runner.set_ready(False)
     server.close()
     return 0
+
+
+def _follow_forever(board, kafka, stopping, log) -> None:
+    """Follow the alerts topic; if Kafka is away, say why and try again (the pages keep working)."""
+    from services.console.incidents import follow_alerts
+    from storesight.topics import ALERTS
+
+    while not stopping.is_set():
+        try:
+            follow_alerts(board, kafka, ALERTS, stopping)
+        except Exception as exc:  # noqa: BLE001 - a broker outage must not end the console
+            log.warning("alerts topic unavailable; retrying", extra={"reason": str(exc)[:300]})
+            stopping.wait(5.0)
 
 
 def _cmd_hash_password(args: argparse.Namespace) -> int:

@@ -97,10 +97,12 @@ def users_env() -> str:
                      f"vic:viewer:{hash_password(PASSWORDS['vic'], iterations=20_000)}"])
 
 
-def start_console(tmp: Path, writable: bool = True, extra_env: dict[str, str] | None = None) -> Console:
+def start_console(tmp: Path, writable: bool = True, extra_env: dict[str, str] | None = None,
+                  config_text: str | None = None) -> Console:
     write_scene(tmp / "frames")
     config_path = tmp / "config.yaml"
-    config_path.write_text(CONFIG.replace("source: frames", f"source: dir://{tmp / 'frames'}"), encoding="utf-8")
+    text = config_text or CONFIG.replace("source: frames", f"source: dir://{tmp / 'frames'}")
+    config_path.write_text(text, encoding="utf-8")
     port = free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO), CONSOLE_USERS=users_env(), CONSOLE_SECRET_KEY=SECRET_KEY,
                REDIS_URL=REDIS_URL, **(extra_env or {}))
@@ -162,6 +164,17 @@ class Client:
     def save(self, camera: str, layout: dict, mode: str = "save", csrf: str | None = None) -> requests.Response:
         return self.post(f"/api/cameras/{camera}/layout", json={"mode": mode, "layout": layout},
                          headers={"X-CSRF-Token": self.csrf if csrf is None else csrf})
+
+
+def sign_in(browser, console: Console, name: str):
+    """A new browser context signed in as ``name``; returns its page (on the camera list)."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page.goto(console.url + "/")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORDS[name])
+    page.click("button[type=submit]")
+    page.wait_for_url(console.url + "/")
+    return page
 
 
 def re_csrf(html: str) -> str | None:

@@ -41,5 +41,45 @@ async function refresh() {
   }
 }
 
+const csrf = document.querySelector('meta[name="csrf-token"]').content;
+const incidentsStatus = document.getElementById("incidents-status");
+
+async function acknowledge(id, button) {
+  button.disabled = true;
+  const response = await fetch(`/api/stores/${encodeURIComponent(page.store)}/incidents/${encodeURIComponent(id)}/ack`, {
+    method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+  const body = await response.json().catch(() => ({}));
+  incidentsStatus.textContent = response.ok ? `Incident acknowledged: repeats stop.` : `Not acknowledged: ${body.error || response.status}`;
+  if (!response.ok) button.disabled = false;
+  refreshIncidents();
+}
+
+async function refreshIncidents() {
+  try {
+    const response = await fetch(`/api/stores/${encodeURIComponent(page.store)}/incidents`, { credentials: "same-origin" });
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error || response.statusText);
+    const tbody = document.querySelector("#incidents tbody");
+    fill(tbody, body.incidents.map((i) => ({ ...i, id: i.incident_id })), (i) => [
+      ["rule", i.rule], ["scope", i.scope], ["value", `${i.metric} ${i.value} (threshold ${i.threshold})`],
+      ["since", show(i.since)], ["severity", i.severity], ["action", ""]]);
+    for (const incident of body.incidents) {
+      const cell = tbody.querySelector(`tr[data-id="${CSS.escape(incident.incident_id)}"] td.action`);
+      if (incident.acknowledged) { cell.textContent = "acknowledged"; continue; }
+      if (!body.can_ack) continue;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = "Acknowledge";
+      button.addEventListener("click", () => acknowledge(incident.incident_id, button));
+      cell.appendChild(button);
+    }
+    if (!body.incidents.length) incidentsStatus.textContent = body.complete ? "No open incidents." : "Reading the alerts…";
+  } catch (err) {
+    incidentsStatus.textContent = `incidents unavailable (${err.message}); retrying`;
+  }
+}
+
 refresh();
+refreshIncidents();
 setInterval(refresh, REFRESH_MS);
+setInterval(refreshIncidents, REFRESH_MS);

@@ -15,23 +15,8 @@ import pytest
 import redis
 import yaml
 
-from tests.support.console import PASSWORDS, REDIS_URL, REPO, start_console
+from tests.support.console import REDIS_URL, REPO, sign_in, start_console
 from tests.support.servers import ensure_redis
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), "chromium is missing: run make setup (APT_PACKAGES has chromium)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
@@ -40,16 +25,6 @@ def console(tmp_path):
     running = start_console(tmp_path)
     yield running
     running.stop()
-
-
-def sign_in(browser, console, name: str):
-    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    page.goto(console.url + "/")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORDS[name])
-    page.click("button[type=submit]")
-    page.wait_for_url(console.url + "/")
-    return page
 
 
 def open_camera(page, console, camera: str):
