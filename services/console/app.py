@@ -85,6 +85,7 @@ class ConsoleSettings:
     backgrounds: BackgroundCache = field(default_factory=BackgroundCache)
     # Opens the Redis client of the live view on first use (calibration works without Redis).
     redis_factory: Callable[[], object] | None = None
+    live_key_prefix: str = "storesight:"
     # Open incidents (fed from the alerts topic) and the alerts service's acknowledgement link.
     incidents: IncidentBoard | None = None
     ack_secret: str = ""
@@ -255,7 +256,7 @@ def create_app(settings: ConsoleSettings) -> Flask:
             raise RuntimeError("no Redis configured")
         if not redis_client:
             redis_client.append(settings.redis_factory())
-        return redis_client[0].hgetall(LIVE_KEY.format(store=store_id))
+        return redis_client[0].hgetall(LIVE_KEY.format(prefix=settings.live_key_prefix, store=store_id))
 
     def store_or_404(store_id: str):
         try:

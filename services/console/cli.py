@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="development over plain http on another host than localhost only: "
                              "session cookies without the Secure flag")
     parser.add_argument("--threads", type=int, default=8, help="request threads")
+    parser.add_argument("--redis-prefix", default="storesight:",
+                        help="prefix of the aggregate's Redis keys (its --redis-prefix)")
 
 
 def run_from_args(args: argparse.Namespace) -> int:
@@ -70,7 +72,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                      name="alerts-topic", daemon=True).start()
     app = create_app(ConsoleSettings(
         config=config, users=users, secret_key=secret, secure_cookies=not args.insecure_cookies, runner=runner,
-        redis_factory=open_redis, incidents=board, ack_secret=os.environ.get("ACK_SECRET", ""),
+        redis_factory=open_redis, live_key_prefix=args.redis_prefix, incidents=board, ack_secret=os.environ.get("ACK_SECRET", ""),
         ack_base_url=os.environ.get("CONSOLE_ACK_BASE_URL", config.config.pipeline.alerts.ack_base_url)))
     server = create_server(app, host=args.host, port=runner.port, threads=args.threads, ident="storesight")
     runner.port = server.effective_port

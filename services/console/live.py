@@ -27,7 +27,7 @@ from storesight.config import Store
 
 log = logging.getLogger(__name__)
 
-LIVE_KEY = "storesight:live:{store}"
+LIVE_KEY = "{prefix}live:{store}"  # prefix: the aggregate's --redis-prefix, "storesight:" by default
 SKIPPED = Counter("storesight_console_live_values_skipped_total", "Live values that were not valid JSON objects")
 
 
