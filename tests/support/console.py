@@ -55,7 +55,15 @@ stores:
 """
 
 
-def write_scene(folder: Path, frames: int = 9, person_frames: tuple[int, ...] = (2, 5)) -> np.ndarray:
+PERSON_FRAMES = (2, 5)
+
+
+def person_box(index: int) -> tuple[int, int, int, int]:
+    """Where the 'person' stands in frame ``index`` (x0, y0, x1, y1 pixels)."""
+    return 260 + 20 * index, 120, 330 + 20 * index, 300
+
+
+def write_scene(folder: Path, frames: int = 9, person_frames: tuple[int, ...] = PERSON_FRAMES) -> np.ndarray:
     """A static scene as PNGs, with a bright 'person' block in a few frames; returns the empty scene."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(7)
@@ -64,7 +72,8 @@ def write_scene(folder: Path, frames: int = 9, person_frames: tuple[int, ...] = 
     for i in range(frames):
         frame = scene.copy()
         if i in person_frames:
-            frame[120:300, 260 + 20 * i:330 + 20 * i] = (30, 220, 250)
+            x0, y0, x1, y1 = person_box(i)
+            frame[y0:y1, x0:x1] = (30, 220, 250)
         cv2.imwrite(str(folder / f"{i:03d}.png"), frame)
     return scene
 

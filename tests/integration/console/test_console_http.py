@@ -13,7 +13,18 @@ import pytest
 import redis
 import yaml
 
-from tests.support.console import PASSWORDS, REDIS_URL, REPO, SECRET_KEY, Client, start_console, write_scene
+from tests.support.console import (
+    PASSWORDS,
+    PERSON_FRAMES,
+    REDIS_URL,
+    REPO,
+    SECRET_KEY,
+    Client,
+    person_box,
+    start_console,
+    write_scene,
+)
+from tests.support.privacy import find_leaks, person_in_picture
 from tests.support.servers import ensure_redis
 
 
@@ -57,12 +68,32 @@ def test_background_is_the_empty_scene_not_a_frame_with_a_person(console, tmp_pa
     response = client.get("/cameras/cam-a/background.jpg")
     assert response.status_code == 200 and response.headers["Content-Type"] == "image/jpeg"
     assert "no-store" in response.headers["Cache-Control"]
-    picture = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR).astype(np.int16)
-    scene = write_scene(tmp_path / "again").astype(np.int16)  # the same seeded scene as the camera's
-    person = cv2.imread(str(tmp_path / "again" / "002.png")).astype(np.int16)
-    region = (slice(120, 300), slice(300, 370))  # where the figure stands in frame 2
-    assert np.abs(picture[region] - scene[region]).mean() < 8
-    assert np.abs(picture[region] - person[region]).mean() > 40
+    picture = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+    scene = write_scene(tmp_path / "again")  # the same seeded scene and figures as the camera's
+    with_people = [(cv2.imread(str(tmp_path / "again" / f"{i:03d}.png")), [person_box(i)]) for i in PERSON_FRAMES]
+    assert person_in_picture(picture, with_people) == []
+    assert person_in_picture(scene, with_people) == []  # the empty scene passes...
+    assert len(person_in_picture(with_people[0][0], with_people)) == 1  # ...a frame with its person fails
+    x0, y0, x1, y1 = person_box(PERSON_FRAMES[0])
+    assert np.abs(picture[y0:y1, x0:x1].astype(np.int16) - scene[y0:y1, x0:x1]).mean() < 8
+
+
+def test_no_response_but_the_picture_holds_pixels_and_no_log_holds_a_secret(console) -> None:
+    """The privacy scan over every page, script and answer of the console, for both roles."""
+    findings = {}
+    for name in ("vic", "ina"):
+        client = Client(console)
+        client.login(name)
+        for path in ("/", "/cameras/cam-a", "/cameras/cam-b", "/stores/shop/live", "/api/stores/shop/live",
+                     "/static/calibrate.js", "/static/live.js", "/static/console.css", "/metrics",
+                     "/no-such-page"):
+            findings[f"{name} {path}"] = find_leaks(client.get(path).content)
+        findings[f"{name} save"] = find_leaks(client.save("cam-b", {"zones": []}, mode="download").content)
+    assert {k: v for k, v in findings.items() if v} == {}
+    log = console.log_path.read_text()
+    assert find_leaks(log) == []
+    for secret in (SECRET_KEY, *PASSWORDS.values(), "pbkdf2_sha256$"):
+        assert secret not in log
 
 
 def test_a_viewer_cannot_save(console) -> None:
