@@ -36,6 +36,20 @@ return 1
 """
 
 
+# Per-recipient rate limit, atomic across replicas: drop sends older than an hour, then either
+# record this send (a member already there is a replay of one counted before: allowed) or refuse.
+# Sends later in event time count too (replicas and replays are not in event-time order).
+_RATE_TAKE = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 3600)
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
+if redis.call('ZCOUNT', KEYS[1], '(' .. (now - 3600), '+inf') >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('EXPIRE', KEYS[1], 7200)
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class Claim:
     owned: bool  # we may send
@@ -132,15 +146,12 @@ class Ledger:
         return self.r.hgetall(self._k("tx", tx_id))
 
     # -- per-recipient rate limit (event time) ------------------------------------------
-    def rate_sent_at(self, recipient_key: str, now: float) -> list[float]:
-        key = self._k("rate", recipient_key)
-        self.r.zremrangebyscore(key, "-inf", now - 3600.0)
-        return [score for _, score in self.r.zrange(key, 0, -1, withscores=True)]
-
-    def rate_add(self, recipient_key: str, now: float, tx_delivery: str) -> None:
-        key = self._k("rate", recipient_key)
-        self.r.zadd(key, {tx_delivery: now})
-        self.r.expire(key, 7200)
+    def rate_take(self, recipient_key: str, now: float, per_hour: int, tx_delivery: str) -> bool:
+        """Count one send to this recipient at ``now`` unless ``per_hour`` were sent in the hour
+        before it; False = refused. One Lua script, so replicas racing on one recipient never
+        exceed the limit together (policy.rate_allows is the same rule on a list)."""
+        return bool(self.r.eval(_RATE_TAKE, 1, self._k("rate", recipient_key), repr(float(now)), per_hour,
+                                tx_delivery))
 
 
 def _results(fields: dict[str, str]) -> dict[str, dict]:

@@ -238,9 +238,9 @@ def test_window_stats_live_state_and_metrics(setup, redis_url):
 
 
 def _checkpointed_offsets(client, prefix: str, group: str) -> int:
-    import pickle
+    from services.aggregate.checkpoint import decode
 
-    return sum(sum(pickle.loads(client.get(k))["offsets"].values())
+    return sum(sum(decode(client.get(k)).offsets.values())
                for k in client.scan_iter(f"{prefix}aggregate:checkpoint:{group}:*"))
 
 
@@ -298,8 +298,7 @@ def test_sigkill_mid_window_restart_is_exact(setup, redis_url, tmp_path):
 
 def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(broker, redis_url, tmp_path):
     """A camera removed from the config after a checkpoint must not crash-loop the worker."""
-    import pickle
-
+    from services.aggregate.checkpoint import encode
     from services.aggregate.core import FrameRecord
     from services.aggregate.service import AggregateWorker
 
@@ -317,7 +316,7 @@ def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(bro
     worker = AggregateWorker(load_config(new_path), group="g-removed", redis_prefix=prefix)
     client = redis.Redis.from_url(redis_url)
     try:
-        client.set(worker._checkpoint_key(0), pickle.dumps({"state": before.state, "offsets": {}}))
+        client.set(worker._checkpoint_key(0), encode(before.state, {}, worker.topic_ids, generation=1))
         task = worker._load(0)
         assert set(task.aggregator.state.cameras) == {"cam-a"}
         worker.tasks[0] = task
@@ -331,8 +330,7 @@ def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(bro
 
 def test_checkpoint_made_on_other_topics_is_discarded(broker, redis_url, tmp_path):
     """Same group name, recreated topics (or another broker): old offsets would point past the end."""
-    import pickle
-
+    from services.aggregate.checkpoint import encode
     from services.aggregate.core import FrameRecord
     from services.aggregate.service import AggregateWorker
 
@@ -346,12 +344,10 @@ def test_checkpoint_made_on_other_topics_is_discarded(broker, redis_url, tmp_pat
     try:
         assert set(worker.topic_ids) == {DETECTIONS.name, CAMERA_HEALTH.name}
         stale = {name: "another-incarnation" for name in worker.topic_ids}
-        client.set(worker._checkpoint_key(0), pickle.dumps(
-            {"state": before.state, "offsets": {(DETECTIONS.name, 0): 500}, "topic_ids": stale}))
+        client.set(worker._checkpoint_key(0), encode(before.state, {(DETECTIONS.name, 0): 500}, stale, 1))
         task = worker._load(0)
         assert task.offsets == {} and not task.aggregator.state.cameras
-        client.set(worker._checkpoint_key(0), pickle.dumps(
-            {"state": before.state, "offsets": {(DETECTIONS.name, 0): 500}, "topic_ids": worker.topic_ids}))
+        client.set(worker._checkpoint_key(0), encode(before.state, {(DETECTIONS.name, 0): 500}, worker.topic_ids, 1))
         assert worker._load(0).offsets == {(DETECTIONS.name, 0): 500}
     finally:
         for key in client.scan_iter(f"{prefix}*"):
