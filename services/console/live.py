@@ -1,6 +1,7 @@
 """The live view of one store from the Redis hash ``storesight:live:<store>`` that the
 aggregate service writes (zone id -> JSON ``{zone_kind, status, occupancy, queue_length,
-wait_estimate_s, capture_time, updated_at}``; cameras appear as zones of kind ``camera``).
+wait_estimate_s, capture_time, updated_at}``; each camera is the entry ``camera:<id>``, kind
+``camera``, and each line ``line:<id>``).
 
 A value that is not such a JSON object is skipped and counted, never shown as zero. A zone or
 camera of the config with no entry (the pipeline is not writing: the hash expires) is ``no
@@ -11,7 +12,7 @@ data``.
 ...     "zones": [{"id": "q", "kind": "queue", "polygon": [[0, 0], [1, 0], [1, 1]]}]}]})
 >>> view = live_view(store, {b"q": b'{"zone_kind": "queue", "status": "ok", "occupancy": 3, "queue_length": 3,'
 ...                          b' "wait_estimate_s": 42.0, "updated_at": "2026-12-06T10:00:00Z"}',
-...                          b"cam": b'{"zone_kind": "camera", "status": "ok", "occupancy": 4}'})
+...                          b"camera:cam": b'{"zone_kind": "camera", "status": "ok", "occupancy": 4}'})
 >>> view["zones"][0]["queue_length"], view["store_occupancy"], view["cameras"][0]["status"]
 (3, 4, 'ok')
 """
@@ -28,6 +29,7 @@ from storesight.config import Store
 log = logging.getLogger(__name__)
 
 LIVE_KEY = "{prefix}live:{store}"  # prefix: the aggregate's --redis-prefix, "storesight:" by default
+CAMERA_KEY = "camera:{camera}"  # the aggregate's entry for a camera as a whole
 SKIPPED = Counter("storesight_console_live_values_skipped_total", "Live values that were not valid JSON objects")
 
 
@@ -69,7 +71,7 @@ def live_view(store: Store, stored: dict[bytes, bytes]) -> dict:
             })
     cameras = []
     for camera in store.cameras:
-        value = values.get(camera.id)
+        value = values.get(CAMERA_KEY.format(camera=camera.id))
         cameras.append({"id": camera.id, "status": str(value.get("status", "unknown")) if value else "no data",
                         "occupancy": _number(value.get("occupancy")) if value else None,
                         "capture_time": value.get("capture_time") if value else None})

@@ -74,6 +74,9 @@ async function refreshIncidents() {
       cell.appendChild(button);
     }
     if (!body.incidents.length) incidentsStatus.textContent = body.complete ? "No open incidents." : "Reading the alerts…";
+    else if (!incidentsStatus.textContent.startsWith("Incident") && !incidentsStatus.textContent.startsWith("Not")) {
+      incidentsStatus.textContent = ""; // keep an acknowledgement's answer, drop "no incidents" and errors
+    }
   } catch (err) {
     incidentsStatus.textContent = `incidents unavailable (${err.message}); retrying`;
   }

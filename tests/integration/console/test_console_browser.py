@@ -122,8 +122,8 @@ def test_the_live_page_refreshes_without_reloading(browser, console) -> None:
     def publish(till: int, cameras: tuple[int, int]) -> None:
         store.hset(key, mapping={
             "till": json.dumps({"zone_kind": "checkout", "status": "ok", "occupancy": till}),
-            "cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": cameras[0]}),
-            "cam-b": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": cameras[1]})})
+            "camera:cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": cameras[0]}),
+            "camera:cam-b": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": cameras[1]})})
         store.expire(key, 60)
 
     publish(1, (1, 0))

@@ -165,8 +165,8 @@ def test_live_view_reads_the_aggregate_hash_and_skips_bad_values(console) -> Non
     store.hset(key, mapping={
         "till": json.dumps({"zone_kind": "checkout", "status": "ok", "occupancy": 2, "queue_length": None,
                             "wait_estimate_s": None, "updated_at": "2026-12-06T10:00:00Z"}),
-        "cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": 3}),
-        "cam-b": b"not json"})
+        "camera:cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": 3}),
+        "camera:cam-b": b"not json"})
     store.expire(key, 60)
     try:
         client = Client(console)
