@@ -9,6 +9,7 @@ other service's.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
@@ -41,8 +42,6 @@ SAVES = Counter("storesight_console_layout_saves_total", "Layout saves and downl
 
 PUBLIC_ENDPOINTS = {"login", "static", "probe"}
 MAX_BODY_BYTES = 1024 * 1024
-# Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = hash_password("not a password", iterations=600_000)
 
 
 class ConfigFile:
@@ -164,8 +163,8 @@ def create_app(settings: ConsoleSettings) -> Flask:
             LOGINS.labels("locked").inc()
             return render_page("locked.html", 429, minutes=max(1, round(locked / 60)))
         user = settings.users.get(name)
-        if user is None:
-            verify_password(password, _DUMMY_HASH)
+        if user is None:  # a wrong name costs as long as a wrong password: names cannot be probed
+            verify_password(password, _dummy_hash())
         if user is None or not verify_password(password, user.password_hash):
             settings.lockout.failed(name)
             LOGINS.labels("failed").inc()
@@ -320,6 +319,11 @@ def create_app(settings: ConsoleSettings) -> Flask:
                            message="The console could not do that. The error has been logged.")
 
     return app
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not a password")
 
 
 def _safe_next(target: str | None) -> str:
