@@ -28,6 +28,7 @@ from storesight.v1 import alert_pb2
 log = logging.getLogger(__name__)
 
 FIRING = alert_pb2.AlertEvent.STATE_FIRING
+GROUP = "storesight-console"  # never committed: every start reads the topic from the beginning
 
 
 class IncidentBoard:
@@ -70,7 +71,7 @@ class IncidentBoard:
 
 
 def follow_alerts(board: IncidentBoard, kafka, topic, stopping: threading.Event,
-                  group: str = "storesight-console") -> None:
+                  group: str = GROUP) -> None:
     """Feed ``board`` from ``topic`` until ``stopping``; run in a daemon thread."""
     from storesight.bus import TypedConsumer
 
