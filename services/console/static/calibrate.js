@@ -302,5 +302,10 @@ async function submit(mode) {
 }
 
 img.addEventListener("load", render);
+img.addEventListener("error", () => {
+  img.classList.add("missing"); // a 16:9 blank area: the shapes stay editable, if not on the scene
+  status.textContent = "The camera's picture cannot be made now (its source cannot be read).";
+  render();
+});
 window.addEventListener("resize", render);
 if (img.complete) render();
