@@ -185,3 +185,29 @@ def person_in_picture(picture, frames_with_boxes, max_mean_diff: float = 20.0) -
             if a.size and float(np.abs(a - b).mean()) <= max_mean_diff:
                 findings.append(f"the picture shows the person of frame {index} at {(x0, y0, x1, y1)}")
     return findings
+
+
+def person_pixels_in_picture(picture, empty_scene, frames, min_pixels: int = 300, person_delta: int = 60) -> list[str]:
+    """Findings where a served picture shows a person of the frames it came from, without boxes.
+
+    For frames labelled as showing someone (a clip's per-frame counts): the person's pixels are
+    where the frame differs from the empty scene (more than ``person_delta``, summed over BGR).
+    There the picture must look like the empty scene, not like the frame.
+    """
+    import cv2
+    import numpy as np
+
+    findings = []
+    empty = empty_scene.astype(np.int16)
+    for index, frame in enumerate(frames):
+        scaled = picture if picture.shape == frame.shape else cv2.resize(
+            picture, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_AREA)
+        shown, person = scaled.astype(np.int16), frame.astype(np.int16)
+        mask = np.abs(person - empty).sum(axis=2) > person_delta
+        if mask.sum() < min_pixels:
+            continue  # too little of the person in view to tell
+        to_person = np.abs(shown - person).sum(axis=2)[mask].mean()
+        to_empty = np.abs(shown - empty).sum(axis=2)[mask].mean()
+        if to_person <= to_empty:
+            findings.append(f"the picture shows the person of frame {index} ({int(mask.sum())} pixels)")
+    return findings
