@@ -201,7 +201,8 @@ def create_app(settings: ConsoleSettings) -> Flask:
     def calibrate(camera_id: str):
         store, camera = camera_or_404(camera_id)
         return render_page("calibrate.html", store=store, camera=camera, writable=cfg.writable,
-                           layout=camera_layout(cfg.data, camera_id), kinds=[k.value for k in ZoneKind])
+                           layout=camera_layout(cfg.data, camera_id), kinds=[k.value for k in ZoneKind],
+                           fixed=fixed_overlays(store, camera))
 
     @app.get("/cameras/<camera_id>/background.jpg")
     def background(camera_id: str):
@@ -319,6 +320,17 @@ def create_app(settings: ConsoleSettings) -> Flask:
                            message="The console could not do that. The error has been logged.")
 
     return app
+
+
+def fixed_overlays(store, camera) -> dict:
+    """What the editor shows but does not edit: the camera's floor-plan calibration points (image
+    point and floor point in metres) and the parts of the store's multi-camera zones it watches."""
+    floor = camera.floor
+    points = [{"image": list(i), "floor": list(f)} for i, f in zip(floor.image, floor.floor, strict=True)] \
+        if floor is not None else []
+    parts = [{"id": zone.id, "polygon": [list(p) for p in part.polygon]}
+             for zone in store.multi_zones for part in zone.parts if part.camera == camera.id]
+    return {"floor_points": points, "store_zones": parts}
 
 
 @functools.cache

@@ -69,6 +69,13 @@ def live_view(store: Store, stored: dict[bytes, bytes]) -> dict:
                 "wait_s": _number(value.get("wait_estimate_s")) if value else None,
                 "updated_at": value.get("updated_at") if value else None,
             })
+    for multi in store.multi_zones:  # zones several cameras watch, counted once (aggregate README)
+        value = values.get(multi.id)
+        zones.append({
+            "id": multi.id, "kind": multi.kind.value, "camera": ", ".join(p.camera for p in multi.parts),
+            "status": str(value.get("status", "unknown")) if value else "no data",
+            "occupancy": _number(value.get("occupancy")) if value else None, "capacity": multi.capacity,
+            "queue_length": None, "wait_s": None, "updated_at": value.get("updated_at") if value else None})
     cameras = []
     for camera in store.cameras:
         value = values.get(CAMERA_KEY.format(camera=camera.id))

@@ -37,6 +37,9 @@ stores:
       - id: cam-a
         source: frames
         fps: 5
+        floor:
+          image: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.9], [0.1, 0.9]]
+          floor: [[0.0, 0.0], [8.0, 0.0], [8.0, 4.0], [0.0, 4.0]]
         zones:
           - id: till
             kind: checkout

@@ -108,6 +108,7 @@ function render() {
                                               "data-vertex": vertex }));
     }
   };
+  drawFixed();
   layout.ignore_regions.forEach((s, i) => draw("ignore_regions", i, s));
   layout.zones.forEach((s, i) => draw("zones", i, s));
   layout.lines.forEach((s, i) => draw("lines", i, s));
@@ -119,6 +120,26 @@ function render() {
   }
   renderProblems();
   renderProperties();
+}
+
+// Read-only: the floor-plan calibration points and the store's multi-camera zone parts.
+function drawFixed() {
+  const fixed = page.fixed || { floor_points: [], store_zones: [] };
+  for (const part of fixed.store_zones) {
+    const px = part.polygon.map(toPx);
+    el("polygon", { points: px.map((p) => p.join(",")).join(" "), class: "store-zone", fill: "none",
+                    stroke: "#ffffff", "stroke-dasharray": "8 4", "pointer-events": "none" });
+    const t = el("text", { x: px[0][0] + 4, y: px[0][1] + 14, class: "label", "pointer-events": "none" });
+    t.textContent = `${part.id} (store zone)`;
+  }
+  fixed.floor_points.forEach((point, i) => {
+    const [x, y] = toPx(point.image);
+    const g = el("g", { class: "floor-point", "pointer-events": "none" });
+    el("line", { x1: x - 7, y1: y, x2: x + 7, y2: y, stroke: "#00e5ff", "stroke-width": 2 }, g);
+    el("line", { x1: x, y1: y - 7, x2: x, y2: y + 7, stroke: "#00e5ff", "stroke-width": 2 }, g);
+    const t = el("text", { x: x + 8, y: y - 6, class: "label" }, g);
+    t.textContent = `${i + 1}: (${point.floor[0]}, ${point.floor[1]}) m`;
+  });
 }
 
 function renderProblems() {

@@ -104,6 +104,9 @@ def test_a_viewer_cannot_save(browser, console) -> None:
     page = sign_in(browser, console, "vic")
     open_camera(page, console, "cam-a")
     assert page.locator("#save").count() == 0 and page.locator("text=New zone").count() == 0
+    # The camera's floor-plan calibration is drawn over the picture (read-only): its four points.
+    assert page.locator(".floor-point").count() == 4
+    assert "2: (8, 0) m" in page.locator("#overlay").text_content()
     status = page.evaluate("""async () => {
         const csrf = document.querySelector('meta[name="csrf-token"]').content;
         const response = await fetch('/api/cameras/cam-a/layout', {method: 'POST', credentials: 'same-origin',
