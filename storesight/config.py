@@ -361,6 +361,10 @@ class DetectSettings(Strict):
     max_batch: int = Field(8, ge=1, le=256)
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
+    # Load shedding: a queued frame is skipped once its camera has a frame this much newer
+    # waiting, so a slow detector runs each camera's newest frames at an even cadence instead
+    # of falling behind (0 = only the newest; a large value keeps every frame: backfills).
+    shed_window_s: float = Field(0.0, ge=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
     # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
     track_low_confidence: float = Field(0.05, gt=0, lt=1)
