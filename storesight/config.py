@@ -365,6 +365,10 @@ class DetectSettings(Strict):
     # waiting, so a slow detector runs each camera's newest frames at an even cadence instead
     # of falling behind (0 = only the newest; a large value keeps every frame: backfills).
     shed_window_s: float = Field(0.0, ge=0)
+    # Exported per camera as storesight_detect_effective_fps_floor: the alert
+    # StoreSightDetectRateLow fires while detect sheds load and runs a camera slower than this
+    # (counts stay right down to the rate bench.overload measured; README "Detector capacity").
+    min_effective_fps: float = Field(2.0, ge=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
     # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
     track_low_confidence: float = Field(0.05, gt=0, lt=1)

@@ -139,15 +139,15 @@ class Watcher:
 
     def __init__(self, view, kafka_settings, run_id: str):
         from storesight.bus import TypedConsumer
-        from storesight.topics import ALERTS, CAMERA_HEALTH, ZONE_STATS
+        from storesight.topics import ALERTS, CAMERA_HEALTH, DETECTIONS, ZONE_STATS
 
         self.view = view
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
-        self.consumer = TypedConsumer(kafka_settings, [CAMERA_HEALTH, ZONE_STATS, ALERTS],
+        self.consumer = TypedConsumer(kafka_settings, [CAMERA_HEALTH, ZONE_STATS, ALERTS, DETECTIONS],
                                       group=f"storesight-demo-view-{run_id}", client_id="demo-view")
         self.handlers = {CAMERA_HEALTH.name: view.apply_health, ZONE_STATS.name: view.apply_stats,
-                         ALERTS.name: view.apply_alert}
+                         ALERTS.name: view.apply_alert, DETECTIONS.name: view.apply_detections}
         self.thread = threading.Thread(target=self._run, name="demo-watcher", daemon=True)
         self.thread.start()
 
@@ -271,7 +271,10 @@ def _watch(args, stack, view, watcher, client, prefix: str, began: float, stop: 
             for name, process in stack.processes.items():
                 if process.proc.poll() is not None:
                     return f"{name} exited with {process.proc.returncode} (log: {process.log_path})"
+            counts = detector_counts(stack, cameras)
             with watcher.lock:
+                if counts is not None:
+                    view.apply_detector_counts(counts)
                 for store_id in view.store_ids:
                     view.apply_live(store_id, client.hgetall(f"{prefix}live:{store_id}"))
                 view.apply_peers(list(stack.peers.twilio.messages), list(stack.peers.smtp.messages))
@@ -297,6 +300,19 @@ def _watch(args, stack, view, watcher, client, prefix: str, began: float, stop: 
         if live_display is not None:
             live_display.stop()
     return None
+
+
+def detector_counts(stack, cameras: list[str]) -> dict[str, dict[str, float]] | None:
+    """Per camera, from the detect service's metrics: frames run, skipped (shedding), or None."""
+    from tools.stack import metric_value
+
+    try:
+        text = stack.processes["detect"].metrics()
+    except (OSError, KeyError):
+        return None
+    return {c: {"processed": metric_value(text, "storesight_detect_frames_total", camera=c),
+                "skipped": metric_value(text, "storesight_detect_frames_skipped_total", camera=c)}
+            for c in cameras}
 
 
 def _stop_local_redis(url: str) -> None:

@@ -39,6 +39,8 @@ FRAMES_SKIPPED = Counter("storesight_detect_frames_skipped_total",
                          "Frames not run because a newer frame of the camera won (load shedding)", ["camera", "reason"])
 EFFECTIVE_FPS = Gauge("storesight_detect_effective_fps",
                       "Frames a second the detector ran for the camera, over the last 10 s of capture time", ["camera"])
+EFFECTIVE_FPS_FLOOR = Gauge("storesight_detect_effective_fps_floor",
+                            "Configured lowest effective rate (min_effective_fps): alert below it", ["camera"])
 FRAME_GAPS = Counter("storesight_detect_frame_gaps_total",
                      "Processed frames of a camera further apart than the track memory (tracks may split)",
                      ["camera"])
@@ -92,6 +94,7 @@ class DetectLoop:
             for reason in SKIP_REASONS:
                 FRAMES_SKIPPED.labels(camera, reason)
             FRAME_GAPS.labels(camera)
+            EFFECTIVE_FPS_FLOOR.labels(camera).set(settings.min_effective_fps)
 
     def _label(self, camera: str) -> str:
         return camera if self.cameras is None or camera in self.cameras else UNKNOWN_CAMERA
