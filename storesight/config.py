@@ -369,6 +369,9 @@ class DetectSettings(Strict):
     # StoreSightDetectRateLow fires while detect sheds load and runs a camera slower than this
     # (counts stay right down to the rate bench.overload measured; README "Detector capacity").
     min_effective_fps: float = Field(2.0, ge=0)
+    # Run the detector at most this many frames a second, all cameras together (0 = as fast as
+    # it goes): a CPU budget on a shared node, and how tests make a fast detector a slow one.
+    max_detect_fps: float = Field(0.0, ge=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
     # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
     track_low_confidence: float = Field(0.05, gt=0, lt=1)

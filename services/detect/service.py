@@ -88,6 +88,7 @@ class DetectLoop:
         self.skipped = 0
         self.gaps = 0
         self.last_step = time.monotonic()
+        self._next_batch_at = 0.0  # max_detect_fps: no batch before this (monotonic)
         for reason in DROP_REASONS:
             FRAMES_DROPPED.labels(reason)  # 0 from the start: "no drops yet" is 0, not missing data
         for camera in sorted(cameras or ()):
@@ -104,6 +105,7 @@ class DetectLoop:
         self.last_step = time.monotonic()
         waiting = len(self.shedder)
         wait = min(self.policy.wait_s(waiting, time.monotonic()), idle_timeout_s) if waiting else idle_timeout_s
+        wait = max(wait, min(self._next_batch_at - time.monotonic(), idle_timeout_s))
         room = max(1, MAX_QUEUED - waiting)
         for record in self.consumer.poll(timeout_ms=int(wait * 1000), max_records=room):
             frame: Frame = record.value
@@ -114,11 +116,15 @@ class DetectLoop:
                 self.skipped += 1
         waiting = len(self.shedder)
         self.policy.note(waiting, time.monotonic())
-        if not self.policy.due(waiting, time.monotonic()):
-            return 0
+        if not self.policy.due(waiting, time.monotonic()) or time.monotonic() < self._next_batch_at:
+            return 0  # frames keep arriving meanwhile: the shedder keeps each camera's newest
         batch = self.shedder.take(self.settings.max_batch)
         self.policy.taken(len(self.shedder), time.monotonic())
-        return self._run_batch(batch)
+        began = time.monotonic()
+        done = self._run_batch(batch)
+        if self.settings.max_detect_fps > 0:
+            self._next_batch_at = began + len(batch) / self.settings.max_detect_fps
+        return done
 
     def _run_batch(self, batch: list[Pending]) -> int:
         fresh, stale = split_stale(batch, lambda p: p.capture_s, self.clock(), self.settings.max_frame_age_s)
