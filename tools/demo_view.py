@@ -54,6 +54,7 @@ class DemoView:
     sms_seen: int = 0
     emails_seen: int = 0
     new_lines: list[str] = field(default_factory=list)  # events not yet printed (plain mode)
+    rate_note: str = ""  # the camera rate the demo runs at, and where it came from
 
     def _event(self, text: str) -> None:
         self.events.append(text)
