@@ -17,7 +17,7 @@ import numpy as np
 
 from services.detect.backends import OnnxBackend, people_in_image, resolve_model
 from services.detect.letterbox import Letterbox
-from services.detect.pipeline import read_frames
+from storesight.video import every_nth_frame
 
 FLOOR = 0.05
 CACHE_DIR = Path.home() / ".cache" / "storesight-bench"
@@ -52,7 +52,7 @@ def cached_recording(video: Path, every: int = 1, model_path: str | None = None)
     path = CACHE_DIR / f"{video.stem}-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    frames = record(((i, image) for i, _, image in read_frames(video, every)), OnnxBackend(model, 640, FLOOR, 0.5))
+    frames = record(((i, image) for i, _, image in every_nth_frame(video, every)), OnnxBackend(model, 640, FLOOR, 0.5))
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(frames))
     return frames

@@ -13,12 +13,12 @@ from kafka import KafkaConsumer
 from prometheus_client import REGISTRY
 
 from bench.accuracy.groundtruth import intel_visits
-from services.detect.pipeline import read_frames
 from services.detect.service import DetectLoop
 from storesight.bus import TypedProducer
 from storesight.config import DetectSettings
 from storesight.contracts import Detections, Frame, from_timestamp, to_timestamp
 from storesight.topics import Topic, ensure_topics
+from storesight.video import every_nth_frame
 from tests.support import servers
 
 pytestmark = pytest.mark.slow
@@ -51,10 +51,10 @@ def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     # Backpressure: frames captured an hour ago are dropped and counted, never detected.
     stale_before = dropped_stale()
     for seq in range(3):
-        image = next(read_frames(intel_clip))[2]
+        image = next(every_nth_frame(intel_clip))[2]
         producer.send(frames_topic, camera, frame_message(camera, seq, start - dt.timedelta(hours=1), image))
     sent: dict[int, dt.datetime] = {}
-    for index, t, image in read_frames(intel_clip, every=EVERY):
+    for index, t, image in every_nth_frame(intel_clip, every=EVERY):
         if index > LAST_FRAME:
             break
         if index < FIRST_FRAME:
@@ -138,7 +138,7 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
         "stores:\n- id: s1\n  timezone: UTC\n  cameras:\n  - id: cam-1\n    source: x.mp4\n")
     producer = TypedProducer(KafkaSettings(bootstrap=fresh_broker.bootstrap), "test-ingest")
     now = dt.datetime.now(dt.UTC)
-    frames = [image for _, _, image in read_frames(intel_clip, every=100)][:3]
+    frames = [image for _, _, image in every_nth_frame(intel_clip, every=100)][:3]
     for seq, image in enumerate(frames):
         producer.send(FRAMES, "cam-1", frame_message("cam-1", seq, now + dt.timedelta(seconds=seq), image))
     producer.flush()
