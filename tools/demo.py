@@ -88,13 +88,14 @@ def measure_detector(config: Config, frames: int = 4) -> float:
     (the first inference, which warms the model up, is not counted)."""
     import itertools
 
-    from services.detect.pipeline import Detector, read_frames
+    from services.detect.pipeline import Detector
+    from storesight.video import every_nth_frame
 
     _, camera = next(iter(config.cameras()))
     path = file_source(camera)
     settings = config.pipeline.detect.model_copy(update={"max_batch": 1})
     detector = Detector(settings)
-    images = [image for _, _, image in itertools.islice(read_frames(path, every=25), frames + 1)]
+    images = [image for _, _, image in itertools.islice(every_nth_frame(path, every=25), frames + 1)]
     detector.process([camera.id], images[:1], [0.0])
     began = time.perf_counter()
     for i, image in enumerate(images[1:], 1):
