@@ -368,7 +368,7 @@ class DetectSettings(Strict):
     # Exported per camera as storesight_detect_effective_fps_floor: the alert
     # StoreSightDetectRateLow fires while detect sheds load and runs a camera slower than this
     # (counts stay right down to the rate bench.overload measured; README "Detector capacity").
-    min_effective_fps: float = Field(2.0, ge=0)
+    min_effective_fps: float = Field(3.0, ge=0)
     # Run the detector at most this many frames a second, all cameras together (0 = as fast as
     # it goes): a CPU budget on a shared node, and how tests make a fast detector a slow one.
     max_detect_fps: float = Field(0.0, ge=0)

@@ -77,7 +77,7 @@ def synthetic_fallback(missing: list[tuple[str, Path]], workdir: Path) -> Path:
 
 # Counts stay exact down to this detector rate (bench.overload on the Intel clip; README
 # "Detector capacity"); the demo warns below it.
-MIN_RATE_FPS = 2.0
+MIN_RATE_FPS = 3.0
 # Share of the measured detector rate the demo asks of it: ingest, aggregate, alerts and the
 # broker share the same cores.
 RATE_HEADROOM = 0.7
@@ -107,8 +107,8 @@ def choose_fps(measured_fps: float, clip_fps: float) -> tuple[float, str]:
     """The camera rate the demo asks for, and why: what the detector sustains with headroom,
     never above the clip's own rate.
 
-    >>> choose_fps(3.2, 10.0)
-    (2.0, 'the detector ran 3.2 frames/s here; 70% of that, rounded down: 2 fps')
+    >>> choose_fps(6.5, 10.0)
+    (4.5, 'the detector ran 6.5 frames/s here; 70% of that, rounded down: 4.5 fps')
     >>> choose_fps(40.0, 10.0)[0]
     10.0
     """

@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -161,17 +162,28 @@ class RateMeter:
 
 
 def replay(capture_s: list[float], capacity_fps: float, window_s: float = 0.0,
-           camera: str = "camera") -> list[int]:
-    """Indices of the frames a detector running ``capacity_fps`` frames a second would run, one
-    at a time, if frames arrived at their capture times: the offline form of the live loop
-    (bench.overload and the tests use it).
+           camera: str = "camera", service_s: Callable[[int], float] | None = None) -> list[int]:
+    """Indices of the frames run (``replay_timed`` without the times).
 
     >>> replay([i / 10 for i in range(10)], capacity_fps=2.5)
     [0, 4, 8, 9]
     """
+    return [index for index, _ in replay_timed(capture_s, capacity_fps, window_s, camera, service_s)]
+
+
+def replay_timed(capture_s: list[float], capacity_fps: float, window_s: float = 0.0, camera: str = "camera",
+                 service_s: Callable[[int], float] | None = None) -> list[tuple[int, float]]:
+    """Indices of the frames a detector running ``capacity_fps`` frames a second would run, one
+    at a time, if frames arrived at their capture times: the offline form of the live loop
+    (bench.overload and the tests use it). ``service_s(k)``: seconds the k-th run takes
+    (default ``1 / capacity_fps`` each). Returns (index, time its detections are out).
+
+    >>> replay_timed([0.0, 0.1, 0.2], capacity_fps=4)
+    [(0, 0.25), (2, 0.5)]
+    """
     shedder: Shedder[int] = Shedder(window_s)
-    service_s = 1.0 / capacity_fps
-    run: list[int] = []
+    service = service_s or (lambda _: 1.0 / capacity_fps)
+    run: list[tuple[int, float]] = []
     free_at = -math.inf
     arrived = 0
     while True:
@@ -182,5 +194,6 @@ def replay(capture_s: list[float], capacity_fps: float, window_s: float = 0.0,
         while arrived < len(capture_s) and capture_s[arrived] <= free_at + 1e-9:
             shedder.offer(camera, capture_s[arrived], arrived, ("frames", 0, arrived))
             arrived += 1
-        run.extend(shedder.take(1))
-        free_at += service_s
+        for index in shedder.take(1):
+            free_at += service(len(run) + 1)
+            run.append((index, free_at))
