@@ -77,6 +77,13 @@ def total(stats, zone: str, field: str) -> int:
 
 
 def test_counts_equal_the_labels_with_a_detector_at_3_frames_a_second(run):
+    c = run["counts"]
+    # The precondition, said plainly when it fails: the model must reach the capped rate here (on
+    # a 2-core machine under a load average of 15-20 it ran 0.4 frames/s, below the 1/track
+    # memory any tracker needs, and every track broke: that is the gap metric's case, not this one).
+    assert c["detect_out"] >= 0.8 * CAPACITY_FPS * c["published"] / 10, (
+        f"the detector ran {c['detect_out']:.0f} of {c['published']:.0f} frames: this machine's detector is slower "
+        f"than the {CAPACITY_FPS:g} frames/s the test needs")
     stats = run["zone_stats"]
     counts = {
         "visitors": total(stats, f"camera:{CAMERA}", "unique_tracks"),
