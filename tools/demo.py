@@ -91,7 +91,7 @@ def measure_detector(config: Config, frames: int = 4) -> float:
     from services.detect.pipeline import Detector
     from storesight.video import every_nth_frame
 
-    _, camera = next(iter(config.cameras()))
+    camera = next(c for _, c in config.cameras() if file_source(c) is not None)
     path = file_source(camera)
     settings = config.pipeline.detect.model_copy(update={"max_batch": 1})
     detector = Detector(settings)
