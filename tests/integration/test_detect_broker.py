@@ -48,11 +48,13 @@ def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     camera = "intel-cam"
     start = dt.datetime.now(dt.UTC).replace(microsecond=0)
     producer = TypedProducer(kafka_settings, "test-ingest")
-    # Backpressure: frames captured an hour ago are dropped and counted, never detected.
+    # Backpressure: frames captured an hour ago are dropped and counted, never detected (a camera
+    # of their own: a newer frame of the same camera would supersede them first).
     stale_before = dropped_stale()
     for seq in range(3):
         image = next(every_nth_frame(intel_clip))[2]
-        producer.send(frames_topic, camera, frame_message(camera, seq, start - dt.timedelta(hours=1), image))
+        producer.send(frames_topic, "old-cam", frame_message("old-cam", seq, start - dt.timedelta(hours=1, seconds=-seq),
+                                                             image))
     sent: dict[int, dt.datetime] = {}
     for index, t, image in every_nth_frame(intel_clip, every=EVERY):
         if index > LAST_FRAME:
