@@ -17,6 +17,7 @@ from services.detect.service import DetectLoop
 from storesight.bus import TypedProducer
 from storesight.config import DetectSettings
 from storesight.contracts import Detections, Frame, from_timestamp, to_timestamp
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import Topic, ensure_topics
 from storesight.video import every_nth_frame
 from tests.support import servers
@@ -81,7 +82,7 @@ def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     assert loop.dropped == 3
     assert dropped_stale() - stale_before == 3
 
-    out = KafkaConsumer(detections_topic.name, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+    out = KafkaConsumer(detections_topic.name, **client_kwargs(broker.bootstrap, "storesight-test-reader"), auto_offset_reset="earliest",
                         consumer_timeout_ms=20000)
     received: dict[int, Detections] = {}
     keys = set()
@@ -152,7 +153,7 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
     proc = subprocess.Popen([sys.executable, "-m", "services.detect", "--config", str(config)],
                             cwd=servers.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        out = KafkaConsumer(DETECTIONS.name, bootstrap_servers=fresh_broker.bootstrap,
+        out = KafkaConsumer(DETECTIONS.name, **client_kwargs(fresh_broker.bootstrap, "storesight-test-reader"),
                             auto_offset_reset="earliest", consumer_timeout_ms=60000)
         got = []
         for m in out:
@@ -175,7 +176,7 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
             proc.wait()
     log_text = proc.stdout.read().decode()
     assert "best_fp16.onnx" in log_text  # the log names the model used
-    admin = KafkaAdminClient(bootstrap_servers=fresh_broker.bootstrap)
+    admin = KafkaAdminClient(**client_kwargs(fresh_broker.bootstrap, "storesight-test-admin"))
     committed = admin.list_group_offsets("storesight-detect")["storesight-detect"]
     admin.close()
     assert sum(o.offset for tp, o in committed.items() if tp.topic == FRAMES.name) == 3
