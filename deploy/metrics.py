@@ -26,6 +26,10 @@ METRICS: dict[str, str] = {
     "storesight_detect_batch_size": HISTOGRAM,
     "storesight_detect_inference_seconds": HISTOGRAM,
     "storesight_detect_lag_seconds": HISTOGRAM,
+    "storesight_detect_frames_skipped_total": COUNTER,
+    "storesight_detect_effective_fps": GAUGE,
+    "storesight_detect_effective_fps_floor": GAUGE,
+    "storesight_detect_frame_gaps_total": COUNTER,
     # aggregate
     "storesight_zone_occupancy": GAUGE,
     "storesight_zone_queue_length": GAUGE,

@@ -513,6 +513,17 @@ class DetectSettings(Strict):
     max_batch: int = Field(8, ge=1, le=256)
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
+    # Load shedding: a queued frame is skipped once its camera has a frame this much newer
+    # waiting, so a slow detector runs each camera's newest frames at an even cadence instead
+    # of falling behind (0 = only the newest; a large value keeps every frame: backfills).
+    shed_window_s: float = Field(0.0, ge=0)
+    # Exported per camera as storesight_detect_effective_fps_floor: the alert
+    # StoreSightDetectRateLow fires while detect sheds load and runs a camera slower than this
+    # (counts stay right down to the rate bench.overload measured; README "Detector capacity").
+    min_effective_fps: float = Field(3.0, ge=0)
+    # Run the detector at most this many frames a second, all cameras together (0 = as fast as
+    # it goes): a CPU budget on a shared node, and how tests make a fast detector a slow one.
+    max_detect_fps: float = Field(0.0, ge=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
     # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
     track_low_confidence: float = Field(0.05, gt=0, lt=1)

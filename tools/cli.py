@@ -24,6 +24,7 @@ VERB_MODULES: list[str] = [
     "tools.synth.cli",
     "tools.preview_cli",
     "services.archive.cli",
+    "services.console.cli",
 ]
 
 EXIT_CONFIG = 2

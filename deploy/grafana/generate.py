@@ -225,6 +225,13 @@ def operations() -> dict:
             (f"histogram_quantile(0.95, sum by (le, channel) (rate(storesight_alerts_delivery_seconds_bucket[{RATE}])))",
              "p95 {{channel}}"),
         ], "s", (12, 32, 12, 8), "From incident transition to the gateway accepting the message."),
+        timeseries("Effective detection rate", [
+            ("storesight_detect_effective_fps", "{{camera}}"),
+            ("storesight_detect_effective_fps_floor", "floor {{camera}}"),
+            (f"sum by (camera, reason) (rate(storesight_detect_frames_skipped_total[{RATE}]))",
+             "skipped {{camera}} {{reason}}"),
+        ], "fps", (12, 40, 12, 8), "Frames a second detect runs per camera (below the camera's rate when it "
+           "sheds load: each camera's newest frame wins), its alert floor, and frames skipped."),
         timeseries("Batch size", [
             (f"sum(rate(storesight_detect_batch_size_sum[{RATE}])) / sum(rate(storesight_detect_batch_size_count[{RATE}]))",
              "mean frames per batch"),

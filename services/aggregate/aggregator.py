@@ -236,7 +236,7 @@ class Aggregator:
         wm = cam.watermark
         if wm - cam.last_sweep >= min(0.5, self.settings.track_gone_s / 2):
             cam.last_sweep = wm
-            ended = model.visits.end_gone(cam.tracks, wm)
+            ended = model.visits.end_gone(cam.tracks, self._camera_clock(cam, wm))
             if ended:
                 self._book(model, cam, ended)
         w = self.settings.window_s
@@ -244,6 +244,15 @@ class Aggregator:
         while cam.next_close is not None and cam.next_close + due <= wm:
             self._close(model, cam, cam.next_close, out)
             cam.next_close += w
+
+    def _camera_clock(self, cam: CameraState, wm: float) -> float:
+        """The time a camera's tracks are judged gone at: its own newest frame while it sends
+        frames, so a detector running the camera slowly (1 frame/s) or late never ends a visit
+        between two of its frames because health reports moved the camera's watermark on;
+        the watermark once it is down or silent for ``stale_after_s``."""
+        if cam.live_capture is None or cam.up is False or wm - cam.live_capture > self.settings.stale_after_s:
+            return wm
+        return cam.live_capture
 
     def flush(self) -> list:
         """End of input (a file): end every track and close every window that has data."""
