@@ -10,7 +10,7 @@ log-normal around 1/C with ``--jitter`` sigma, as on a loaded CPU) is simulated 
 outputs for every frame are recorded once (cached, ``bench.accuracy.recorded``: the detector has
 seen every frame once), the frames such a detector would run are chosen by a policy, and only
 those go through the real tracker (``services.detect.pipeline.Detector``) and the real
-aggregation core (``services.aggregate.core.Aggregator``) with the demo store's zones and line.
+aggregation core (``services.aggregate.aggregator.Aggregator``) with the demo store's zones and line.
 
 Two policies, same capacities, same recording:
 - ``shedding``: the live detect service's policy (``services.detect.shedding.replay``: each
@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.accuracy.recorded import RecordedBackend, cached_recording
-from services.aggregate.core import Aggregator, FrameRecord, HealthRecord, WindowStats
+from services.aggregate.aggregator import Aggregator
+from services.aggregate.records import FrameRecord, HealthRecord, WindowStats
 from services.detect.pipeline import Detector
 from services.detect.shedding import replay_timed
 from storesight.config import load_config

@@ -36,10 +36,10 @@ def _heatmap_counts(args, config, camera_id: str):
 
     grid = config.pipeline.aggregate.heatmap_grid
     if args.detections:
-        from services.aggregate.detections_file import read_frames
+        from services.aggregate.detections_file import read_detections_jsonl
         from services.aggregate.heatmap import accumulate
 
-        feet = [tuple(p) for f in read_frames(args.detections, camera_id) if f.camera_id == camera_id
+        feet = [tuple(p) for f in read_detections_jsonl(args.detections, camera_id) if f.camera_id == camera_id
                 for p in f.feet]
         return accumulate(feet, grid)
     from services.aggregate.service import redis_url_from_env
@@ -59,7 +59,7 @@ def _heatmap_counts(args, config, camera_id: str):
 def _cmd_heatmap(args: argparse.Namespace) -> int:
     import cv2
 
-    from services.aggregate.heatmap import median_background, render
+    from services.aggregate.heatmap import file_background, render
     from storesight.config import ConfigError, load_config
 
     try:
@@ -78,10 +78,9 @@ def _cmd_heatmap(args: argparse.Namespace) -> int:
         print(f"no heatmap windows stored for camera {camera.id!r} (is the aggregate service running?)",
               file=sys.stderr)
         return 1
-    source = camera.source.removeprefix("file://")
     try:
-        background = median_background(source, samples=args.samples)
-    except ValueError as exc:
+        background = file_background(camera.source, samples=args.samples)
+    except (OSError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 1
     if not cv2.imwrite(args.out, render(background, counts)):

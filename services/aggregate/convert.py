@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from functools import lru_cache
 
-from services.aggregate.core import FrameRecord, HealthRecord, LiveZone, WindowStats
+from services.aggregate.records import FrameRecord, HealthRecord, LiveZone, WindowStats
 from services.aggregate.store_occupancy import StoreWindow
 from storesight import attributes as wire
 from storesight.contracts import CameraHealth, Detections, StoreStats, ZoneStats, seconds

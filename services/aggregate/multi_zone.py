@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.aggregate.core import OK, PARTIAL, UNKNOWN, FrameRecord, WindowStats
 from services.aggregate.floor_merge import merge_people
 from services.aggregate.geometry import PolygonSet
+from services.aggregate.records import OK, PARTIAL, UNKNOWN, FrameRecord, WindowStats
 from storesight.config import AggregateSettings, Config
 from storesight.floorplane import fit_homography, project
 

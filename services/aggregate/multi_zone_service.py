@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import math
 
-from services.aggregate.core import LiveZone
 from services.aggregate.multi_zone import MultiZoneCounter
+from services.aggregate.records import LiveZone
 from services.aggregate.store_service import camera_partition
 from storesight.config import Config
 

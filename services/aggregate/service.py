@@ -1,6 +1,6 @@
 """The aggregate worker: Kafka in, ZoneStats out, live state in Redis, business metrics.
 
-A thin shell around ``core.Aggregator``. One aggregator per input partition number (detections
+A thin shell around ``aggregator.Aggregator``. One aggregator per input partition number (detections
 and camera-health are both keyed by camera id with the same partition count, so partition p of
 each holds the same cameras). Exactly-once *state*: each aggregator's state is checkpointed to
 Redis (versioned JSON, ``checkpoint.py``: data only, never code) together with the input offsets it
@@ -32,10 +32,11 @@ from kafka import ConsumerRebalanceListener
 from prometheus_client import Counter, Gauge
 
 from services.aggregate import checkpoint as checkpoints
+from services.aggregate.aggregator import Aggregator
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
-from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
 from services.aggregate.multi_zone_service import MultiZones
+from services.aggregate.records import HeatmapWindow, WindowStats
 from services.aggregate.staff import StaffFilter
 from services.aggregate.store_service import StorePublisher, export_staff
 from storesight.bus import SendRetry, TypedConsumer, TypedProducer
@@ -354,7 +355,7 @@ class AggregateWorker:
             for camera_id, cam in agg.state.cameras.items():
                 if ids is None or camera_id in ids:
                     fresh = (cam.live_capture is not None and cam.up is not False and
-                             agg.state.watermark - cam.live_capture <= self.settings.stale_after_s)
+                             cam.watermark - cam.live_capture <= self.settings.stale_after_s)
                     CAMERA_UP.labels(agg.models[camera_id].store_id, camera_id).set(1 if fresh else 0)
         for zone in self.multi_zones.live():
             per_store[zone.store_id][zone.zone_id] = json.dumps(live_to_json(zone, wall))

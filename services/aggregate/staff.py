@@ -29,8 +29,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from services.aggregate.core import FrameRecord
 from services.aggregate.geometry import PolygonSet
+from services.aggregate.records import FrameRecord
 from storesight.config import Config
 
 MAX_STEP_S = 1.0  # a gap longer than this adds only this much time (the track was not seen)

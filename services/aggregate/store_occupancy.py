@@ -26,7 +26,7 @@ Definitions (the README repeats them):
 ...        "in_point": [.5, 1]}]}
 >>> cfg = parse_config({"region": "r", "stores": [{"id": "s1", "timezone": "UTC", "cameras": [cam],
 ...        "entrances": [{"camera": "door-cam", "line": "door"}]}]})
->>> from services.aggregate.core import WindowStats
+>>> from services.aggregate.records import WindowStats
 >>> occ = StoreOccupancy(cfg.stores[0], window_s=60)
 >>> row = lambda s, i, o: WindowStats("s1", "line:door", "line", s, s + 60, "OK", 1.0, entries=i, exits=o)
 >>> [(w.entries, w.exits, w.occupancy, w.clamped) for w in occ.feed([row(0, 3, 1), row(60, 0, 4)])]
@@ -41,7 +41,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
-from services.aggregate.core import OK, PARTIAL, UNKNOWN, WindowStats
+from services.aggregate.records import OK, PARTIAL, UNKNOWN, WindowStats
 from storesight.config import Store
 
 NO_RESET, OPENING, CLOSING, RECONCILED = "", "opening", "closing", "reconciled"

@@ -19,7 +19,7 @@ from kafka.partitioner.default import murmur2
 from prometheus_client import Counter, Gauge
 
 from services.aggregate.convert import store_live_to_json, store_stats_to_proto
-from services.aggregate.core import WindowStats
+from services.aggregate.records import WindowStats
 from services.aggregate.store_occupancy import CLOSING, OPENING, RECONCILED, StoreOccupancy, StoreWindow
 from storesight.config import Config, Store
 from storesight.topics import Topic

@@ -26,8 +26,9 @@ import redis
 import requests
 import yaml
 
+from services.aggregate.aggregator import Aggregator
 from services.aggregate.convert import frame_from_proto
-from services.aggregate.core import Aggregator, WindowStats
+from services.aggregate.records import WindowStats
 from storesight.broker import free_port
 from storesight.bus import TypedProducer
 from storesight.config import KafkaSettings, load_config
@@ -284,7 +285,7 @@ def test_sigkill_mid_window_restart_is_exact(setup, redis_url, tmp_path):
 def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(broker, redis_url, tmp_path):
     """A camera removed from the config after a checkpoint must not crash-loop the worker."""
     from services.aggregate.checkpoint import encode
-    from services.aggregate.core import FrameRecord
+    from services.aggregate.records import FrameRecord
     from services.aggregate.service import AggregateWorker
 
     old_path = write_config(tmp_path / "old.yaml", broker.bootstrap)
@@ -316,7 +317,7 @@ def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(bro
 def test_checkpoint_made_on_other_topics_is_discarded(broker, redis_url, tmp_path):
     """Same group name, recreated topics (or another broker): old offsets would point past the end."""
     from services.aggregate.checkpoint import encode
-    from services.aggregate.core import FrameRecord
+    from services.aggregate.records import FrameRecord
     from services.aggregate.service import AggregateWorker
 
     ensure_topics(broker.bootstrap, (DETECTIONS, CAMERA_HEALTH, ZONE_STATS))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.aggregate.core import FrameRecord
 from services.aggregate.multi_zone import MultiZoneCounter
+from services.aggregate.records import FrameRecord
 from storesight.config import ConfigError, parse_config
 
 CORNERS = [[0, 0], [1, 0], [1, 1], [0, 1]]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.aggregate.core import Aggregator, FrameRecord, WindowStats
+from services.aggregate.aggregator import Aggregator
+from services.aggregate.records import FrameRecord, WindowStats
 from services.aggregate.staff import StaffFilter
 from storesight.config import ConfigError, parse_config
 

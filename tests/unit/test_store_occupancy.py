@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from services.aggregate.core import Aggregator, FrameRecord, WindowStats
+from services.aggregate.aggregator import Aggregator
+from services.aggregate.records import FrameRecord, WindowStats
 from services.aggregate.store_occupancy import CLOSING, OPENING, RECONCILED, StoreOccupancy
 from storesight.config import ConfigError, parse_config
 
