@@ -381,6 +381,10 @@ class AggregateSettings(Strict):
     # Without entrance lines, a track counts as a visitor after this dwell.
     min_visit_dwell_s: float = Field(3.0, ge=0)
     line_debounce_px: float = Field(0.02, ge=0, description="normalised distance a track must pass beyond a line")
+    # A track's foot point moving faster than this (normalised image units per second, over at least
+    # line_min_step_s) jumped to another person: its line sides are forgotten, the jump is no crossing.
+    line_max_speed: float | None = Field(1.5, gt=0)
+    line_min_step_s: float = Field(0.1, ge=0)
     heatmap_grid: tuple[int, int] = (64, 36)
     # A track unseen this long has left (its visits end); also guards against reused track ids.
     track_gone_s: float = Field(2.0, gt=0)

@@ -357,7 +357,7 @@ class Aggregator:
     def _camera(self, model: CameraModel) -> CameraState:
         cam = self.state.cameras.get(model.camera_id)
         if cam is None:
-            cam = CameraState(crossings=LineCrossings(),
+            cam = CameraState(crossings=LineCrossings(self.settings.line_max_speed, self.settings.line_min_step_s),
                               live_counts=[0] * (len(model.zone_ids) + 1),
                               last_rate=[None] * len(model.zone_ids))
             self.state.cameras[model.camera_id] = cam
@@ -449,6 +449,7 @@ class Aggregator:
                         and t - track.last_in[z] > self.settings.zone_exit_grace_s:
                     self._end_visit(model, cam, track_id, track, z)
             if sides is not None:
+                cam.crossings.move(track_id, t, frame.feet[k])  # a teleport splits the track's crossings
                 for ln, side in enumerate(sides[k]):
                     if not side:
                         continue  # in the debounce band or beside the segment
