@@ -368,6 +368,9 @@ class DetectSettings(Strict):
     track_memory_s: float = Field(2.0, ge=0)
     # Keep reporting a tracked person hidden by others (predicted box, `predicted` flag) this long.
     track_report_hidden_s: float = Field(0.5, ge=0)
+    # A detection that stays in one place this long is a static fixture (mannequin, poster) and is
+    # dropped from then on, per camera (services/detect/fixtures.py); 0 turns this off.
+    fixture_after_s: float = Field(900.0, ge=0)
     # ultralytics backend only: export and run a TensorRT engine (needs TensorRT on the GPU node).
     tensorrt: bool = False
 

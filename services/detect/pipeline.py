@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from services.detect.backends import Backend, load_backend
+from services.detect.fixtures import FixtureSettings, StaticFixtures
 from services.detect.regions import Polygon, drop_ignored
 from services.detect.tracker import CameraTrackers, TrackedPerson, TrackerSettings
 from storesight.config import DetectSettings
@@ -93,6 +94,7 @@ class Detector:
                                                settings.input_size, settings.track_low_confidence,
                                                settings.iou, settings.max_batch, settings.tensorrt)
         self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
+        self.fixtures: dict[str, StaticFixtures] = {}
 
     @property
     def model_name(self) -> str:
@@ -106,9 +108,19 @@ class Detector:
         for camera, image, now, people in zip(cameras, images, times, boxes, strict=True):
             height, width = image.shape[:2]
             people = drop_ignored(normalise(people, width, height), self.ignore_regions.get(camera, []))
+            if self.settings.fixture_after_s > 0:
+                people = self._fixtures(camera).filter(people, now)
             tracked = self.trackers.update(camera, people, now)
             results.append([_person(p) for p in tracked])
         return results, spent
+
+
+    def _fixtures(self, camera: str) -> StaticFixtures:
+        fixtures = self.fixtures.get(camera)
+        if fixtures is None:
+            fixtures = self.fixtures[camera] = StaticFixtures(FixtureSettings(
+                fixture_after_s=self.settings.fixture_after_s, min_confidence=self.settings.confidence))
+        return fixtures
 
 
 def normalise(people: np.ndarray, width: int, height: int) -> np.ndarray:
