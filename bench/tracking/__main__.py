@@ -16,11 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.accuracy.__main__ import CAVIAR_IGNORE
 from bench.accuracy.groundtruth import TruthFrame, caviar_boxes, intel_counts, intel_visits, mot_boxes
 from bench.accuracy.recorded import cached_recording
 from bench.tracking.candidates import DEFAULTS, ENTRIES, Entry
 from bench.tracking.mot import MotScore, _drop_on_ignored, score_mot
 from services.detect.backends import people_in_image
+from services.detect.fixtures import propose_regions
+from services.detect.pipeline import normalise
+from services.detect.regions import drop_ignored
 from tests.support.servers import CAVIAR_DIR, INTEL_CLIP, INTEL_DIR, PETS_DIR
 
 ACCURACY = Path(__file__).resolve().parents[1] / "ACCURACY.md"
@@ -81,7 +85,23 @@ def raw_boxes(clip: Clip) -> list[tuple[int, np.ndarray, int, int]]:
     return out
 
 
-def run(entry: Entry, clip: Clip, frames, fps: float) -> Row:
+def without_regions(frames, regions: list) -> list:
+    """The frames' boxes minus those whose foot point is in an ignore region (normalised polygons)."""
+    out = []
+    for index, dets, width, height in frames:
+        kept = drop_ignored(normalise(dets, width, height), regions)
+        kept[:, [0, 2]] *= width
+        kept[:, [1, 3]] *= height
+        out.append((index, kept, width, height))
+    return out
+
+
+def calibrated_regions(frames, fps: float) -> list:
+    """What ``propose_regions`` (storesight calibrate) proposes from this clip's own boxes."""
+    return propose_regions([(index / fps, normalise(dets, width, height)) for index, dets, width, height in frames])
+
+
+def run(entry: Entry, clip: Clip, frames, fps: float, variant: str = "") -> Row:
     tracker = entry.make(fps / clip.every)
     tracked, errors = [], []
     first: dict[int, float] = {}
@@ -92,6 +112,8 @@ def run(entry: Entry, clip: Clip, frames, fps: float) -> Row:
         t = index / fps
         ids, boxes = tracker.update(dets, t, width, height)
         ids, boxes = np.asarray(ids, int), np.asarray(boxes, float).reshape(-1, 4)
+        shown_ids, shown_boxes = ids, boxes  # what the product would count in this frame
+        ids, boxes = ids[ids > 0], boxes[ids > 0]  # tracked: scored by the MOT metrics
         tracked.append((ids, boxes))
         for tid in ids.tolist():
             first.setdefault(tid, t)
@@ -102,7 +124,7 @@ def run(entry: Entry, clip: Clip, frames, fps: float) -> Row:
                     in_visit[k][tid] = in_visit[k].get(tid, 0) + 1
         if index in clip.counts:
             gt = clip.truth_boxes[index] if clip.truth_boxes else None
-            shown = len(_drop_on_ignored(ids, boxes, gt.ignored)[0]) if gt is not None else len(ids)
+            shown = len(_drop_on_ignored(shown_ids, shown_boxes, gt.ignored)[0]) if gt is not None else len(shown_ids)
             errors.append(shown - clip.counts[index])
     spent = (time.perf_counter() - started) * 1000 / max(len(frames), 1)
     mot: dict[float, MotScore | None] = {0.5: None, 0.3: None}
@@ -112,7 +134,7 @@ def run(entry: Entry, clip: Clip, frames, fps: float) -> Row:
         mot = {th: score_mot(truth, tracked, th) for th in mot}
     errors_a = np.array(errors, dtype=float)
     per_visit = ",".join(str(sum(1 for n in v.values() if n >= 3)) for v in in_visit)
-    return Row(clip.name, entry.name, mot, float(np.abs(errors_a).mean()), float((errors_a == 0).mean()),
+    return Row(clip.name, entry.name + variant, mot, float(np.abs(errors_a).mean()), float((errors_a == 0).mean()),
                sum(1 for tid in first if last[tid] - first[tid] >= 1.0), per_visit, spent)
 
 
@@ -170,6 +192,16 @@ def main() -> None:
                 continue
             rows.append(run(entry, clip, frames, fps))
             print("\n".join(table(rows[-1:])[2:]), flush=True)
+        adopted = ENTRIES[1]
+        regions = calibrated_regions(frames, fps)
+        print(f"{clip.name}: calibration proposes {len(regions)} ignore region(s): {regions}")
+        variants = [(f" + calibrated ignore regions ({len(regions)})", regions)]
+        if clip.video.name == "OneLeaveShop1cor.mpg":
+            variants.append((" + the hand-drawn CAVIAR ignore region", CAVIAR_IGNORE))
+        for name, polygons in variants:
+            if not args.only or args.only in adopted.name:
+                rows.append(run(adopted, clip, without_regions(frames, polygons), fps, name))
+                print("\n".join(table(rows[-1:])[2:]), flush=True)
     lines = table(rows)
     print("\n".join(lines))
     if not args.no_write:

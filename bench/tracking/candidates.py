@@ -5,8 +5,9 @@ score) and the same thresholds: ``CONFIDENT`` (the product's ``detect.confidence
 starts or confidently extends a track; trackers with a second, low-confidence pass (ByteTrack,
 BoT-SORT, the old tracker) use the rest as they are designed to. Trackers without one (SORT,
 norfair) see only confident boxes. Time is passed as capture timestamps where the library
-takes them, and the clip's frame rate otherwise. A tracked box is one with a track id
-(confirmed); unconfirmed boxes are not reported.
+takes them, and the clip's frame rate otherwise. The MOT metrics score boxes with a track id
+(confirmed); the per-frame count is every box a tracker reports, as the product counts them
+(the project's trackers also report a confident box whose track is not confirmed yet, id 0).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.detect.tracker import Tracker, TrackerSettings
+from bench.tracking.old_tracker import Tracker, TrackerSettings
 from storesight.config import DetectSettings
 
 DEFAULTS = DetectSettings()
@@ -44,10 +45,20 @@ class OldTracker(Candidate):
         scale = np.array([width, height, width, height], dtype=np.float32)
         norm = dets.astype(np.float32, copy=True)
         norm[:, :4] /= scale
-        people = [p for p in self.tracker.update(norm, t) if p.track_id > 0]
+        people = self.tracker.update(norm, t)
         if not people:
             return EMPTY
         return (np.array([p.track_id for p in people]), np.array([p.box for p in people]) * scale)
+
+
+class Adopted(OldTracker):
+    """services/detect/tracker.py now: the product's wrapper, with the product's settings."""
+
+    def __init__(self, fps: float):
+        from services.detect.pipeline import tracker_settings
+        from services.detect.tracker import Tracker as ProductTracker
+
+        self.tracker = ProductTracker(tracker_settings(DEFAULTS))
 
 
 class LibraryTracker(Candidate):
@@ -66,7 +77,7 @@ class LibraryTracker(Candidate):
                                                      confidence=dets[:, 4].astype(np.float32),
                                                      class_id=np.zeros(len(dets), int)), timestamp=t)
         keep = out.tracker_id >= 0
-        return out.tracker_id[keep], out.xyxy[keep]
+        return out.tracker_id[keep] + 1, out.xyxy[keep]  # the library counts ids from 0
 
 
 class Norfair(Candidate):
@@ -106,6 +117,7 @@ def _trackers(cls_name: str, min_confidence: float = 0.0, **kwargs) -> Callable[
 
 ENTRIES = [
     Entry("old tracker (services/detect/tracker.py before this change)", OldTracker),
+    Entry("adopted: services/detect/tracker.py (OC-SORT wrapper, product defaults)", Adopted),
     Entry("trackers 2.6.1 OCSORTTracker", _trackers("OCSORTTracker", high_conf_det_threshold=CONFIDENT)),
     Entry("trackers 2.6.1 ByteTrackTracker", _trackers("ByteTrackTracker", high_conf_det_threshold=CONFIDENT,
                                                        track_activation_threshold=CONFIDENT)),

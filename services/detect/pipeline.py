@@ -77,8 +77,8 @@ class FrameResult:
 
 
 def tracker_settings(settings: DetectSettings) -> TrackerSettings:
-    return TrackerSettings(high_confidence=settings.confidence, low_confidence=settings.track_low_confidence,
-                           max_lost_s=settings.track_memory_s, report_hidden_s=settings.track_report_hidden_s)
+    return TrackerSettings(high_confidence=settings.confidence, max_lost_s=settings.track_memory_s,
+                           report_hidden_s=settings.track_report_hidden_s)
 
 
 class Detector:
