@@ -362,7 +362,8 @@ class DetectSettings(Strict):
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
-    # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
+    # Unused since the tracker is OC-SORT (confident detections only); kept so existing configs load.
+    # The tracking bench (bench/tracking) feeds the trackers with a second pass from here.
     track_low_confidence: float = Field(0.05, gt=0, lt=1)
     # How long a track whose person is hidden keeps its id, waiting to be matched again.
     track_memory_s: float = Field(2.0, ge=0)

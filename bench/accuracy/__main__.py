@@ -119,9 +119,14 @@ def write_report(rows, caviar_people: int, args: argparse.Namespace) -> None:
               f"CAVIAR ground truth: official CVML XML, {caviar_people} people; decoded frames scored.",
               "Intel: frames marked -1 in frame_counts.csv (near an entry/exit) are not scored.", ""]
     lines += NOTES
-    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Keep the sections other benches write (bench.tracking's table).
+    kept = OUT.read_text(encoding="utf-8").split("\n## ", 1) if OUT.exists() else []
+    tail = [s for s in (kept[1].split("\n## ") if len(kept) > 1 else []) if s.startswith(KEEP)]
+    OUT.write_text("\n".join(lines) + "".join("\n## " + s for s in tail) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")
 
+
+KEEP = ("Trackers on the same detector boxes",)
 
 NOTES = [
     "## How CAVIAR gets from MAE ~0.8 to <= 0.5",

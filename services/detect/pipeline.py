@@ -88,10 +88,10 @@ class Detector:
                  ignore_regions: dict[str, list[Polygon]] | None = None):
         self.settings = settings
         self.ignore_regions = ignore_regions or {}
-        # The backend keeps low-confidence candidates: the tracker uses them to hold on to
-        # half-hidden people, and drops those that extend no track.
+        # OC-SORT uses confident detections only, so the backend returns only those (NMS keeps
+        # the same confident boxes whatever weaker candidates there were).
         self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
-                                               settings.input_size, settings.track_low_confidence,
+                                               settings.input_size, settings.confidence,
                                                settings.iou, settings.max_batch, settings.tensorrt)
         self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
         self.fixtures: dict[str, StaticFixtures] = {}

@@ -120,3 +120,32 @@ def test_a_checkpoint_from_before_the_continuity_rule_loads():
     old.__setstate__({"sides": {(0, 4): -1}})
     old.move(4, 0.0, (0.5, 0.6))
     assert old.observe(0, 4, 1) == "entry"
+
+
+def test_the_aggregator_counts_door_scenarios_exactly():
+    """Side by side, standing on the line, turning back, an id teleporting, walking out: 2 in, 1 out."""
+    from services.aggregate.core import Aggregator, FrameRecord
+    from tests.unit.test_aggregate_core import make_config
+
+    door = [{"id": "door", "a": [0.2, 0.5], "b": [0.8, 0.5], "in_point": [0.5, 0.9]}]
+    agg = Aggregator(make_config(lines=door, window_s=60, track_gone_s=5.0))
+    fps = 10
+
+    def persons(t):
+        out = []
+        if t < 3:  # two people side by side walking in
+            y = 0.2 + 0.2 * t
+            out += [(1, 0.40, y), (2, 0.46, y)]
+        out.append((3, 0.6, 0.5 + 0.01 * np.sin(7 * t)))  # stands on the line the whole time
+        if 4 <= t < 8:  # walks up to the line and turns back inside the band
+            out.append((4, 0.3, 0.2 + 0.29 * (1 - abs(t - 6) / 2)))
+        if 8 <= t < 12:  # on the walkway outside; then the id jumps to someone inside
+            out.append((5, 0.3, 0.3) if t < 10 else (5, 0.7, 0.8))
+        if 13 <= t < 16:  # walks out
+            out.append((6, 0.5, 0.8 - 0.2 * (t - 13)))
+        return out
+
+    records = [FrameRecord.of("cam-a", k / fps, persons(k / fps)) for k in range(20 * fps)]
+    agg.process(records)
+    agg.flush()
+    assert agg.state.line_totals[("s1", "door")] == [2, 1]
