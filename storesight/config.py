@@ -362,8 +362,8 @@ class DetectSettings(Strict):
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
-    # Unused since the tracker is OC-SORT (confident detections only); kept so existing configs load.
-    # The tracking bench (bench/tracking) feeds the trackers with a second pass from here.
+    # Weaker detections than `confidence` are kept only to recognise static fixtures (fixtures.py);
+    # the tracker (OC-SORT) uses none of them.
     track_low_confidence: float = Field(0.05, gt=0, lt=1)
     # How long a track whose person is hidden keeps its id, waiting to be matched again.
     track_memory_s: float = Field(2.0, ge=0)

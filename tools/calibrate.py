@@ -29,7 +29,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     _store, camera = config.camera(args.camera)
     s = config.pipeline.detect
-    backend = load_backend(s.backend, s.device, s.model_path, s.input_size, s.confidence, s.iou, s.max_batch,
+    backend = load_backend(s.backend, s.device, s.model_path, s.input_size, s.track_low_confidence, s.iou, s.max_batch,
                            s.tensorrt)
     frames, pending = [], []
 

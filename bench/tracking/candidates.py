@@ -61,6 +61,16 @@ class Adopted(OldTracker):
         self.tracker = ProductTracker(tracker_settings(DEFAULTS))
 
 
+class AdoptedNoHidden(OldTracker):
+    """The same, without reporting hidden people (``track_report_hidden_s`` 0)."""
+
+    def __init__(self, fps: float):
+        from services.detect.pipeline import tracker_settings
+        from services.detect.tracker import Tracker as ProductTracker
+
+        self.tracker = ProductTracker(tracker_settings(DEFAULTS.model_copy(update={"track_report_hidden_s": 0.0})))
+
+
 class LibraryTracker(Candidate):
     """A ``trackers`` tracker: sv.Detections in, tracker_id -1 = not (yet) a track."""
 
@@ -118,6 +128,7 @@ def _trackers(cls_name: str, min_confidence: float = 0.0, **kwargs) -> Callable[
 ENTRIES = [
     Entry("old tracker (services/detect/tracker.py before this change)", OldTracker),
     Entry("adopted: services/detect/tracker.py (OC-SORT wrapper, product defaults)", Adopted),
+    Entry("adopted, hidden people not reported", AdoptedNoHidden),
     Entry("trackers 2.6.1 OCSORTTracker", _trackers("OCSORTTracker", high_conf_det_threshold=CONFIDENT)),
     Entry("trackers 2.6.1 ByteTrackTracker", _trackers("ByteTrackTracker", high_conf_det_threshold=CONFIDENT,
                                                        track_activation_threshold=CONFIDENT)),

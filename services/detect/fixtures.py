@@ -2,7 +2,7 @@
 
 A detector reports them as people in every frame. They are recognised per camera from one cue:
 how long a detection stays in exactly one place. A *spot* is a box that detections keep
-overlapping (IoU >= ``same_place_iou`` with where it was first seen) with no gap longer than
+overlapping (IoU >= ``same_place_iou``, 0.5, with where it was first seen) with no gap longer than
 ``max_gap_s``. A spot held for ``fixture_after_s`` becomes a fixture, and detections on it are
 dropped before tracking; a fixture not seen for ``forget_after_s`` (the mannequin was moved) is
 forgotten.
@@ -35,10 +35,16 @@ from services.detect.postprocess import iou_matrix
 @dataclass(frozen=True)
 class FixtureSettings:
     fixture_after_s: float = 900.0
-    same_place_iou: float = 0.8
+    # Far-away figures are a few pixels tall: their box jitters by a pixel or two, so "the same
+    # place" is IoU >= 0.5 with where it was first seen (a walker leaves that in well under a second).
+    same_place_iou: float = 0.5
     max_gap_s: float = 5.0  # a spot survives the detector missing it this long
     forget_after_s: float = 60.0  # a fixture unseen this long is gone
-    min_confidence: float = 0.35  # only confident detections make spots
+    # Weak detections count too: a mannequin's confidence wanders (0.07-0.57 on the CAVIAR figure).
+    min_confidence: float = 0.1
+    # ... but only a spot detected at least once this surely would be counted as a person (a lamp
+    # post seen at 0.1-0.2 never starts a track, so it needs no suppressing).
+    counted_confidence: float = 0.35
 
 
 @dataclass
@@ -46,6 +52,7 @@ class Spot:
     box: np.ndarray  # xyxy where it was first seen
     first_seen: float
     last_seen: float
+    best: float = 0.0  # highest confidence it was seen with
     fixture: bool = False
 
 
@@ -85,12 +92,13 @@ class StaticFixtures:
             if len(hits) == 0:
                 continue
             spot.last_seen = now
-            if not spot.fixture and now - spot.first_seen >= s.fixture_after_s:
+            spot.best = max(spot.best, float(dets[hits, 4].max()))
+            if not spot.fixture and now - spot.first_seen >= s.fixture_after_s and spot.best >= s.counted_confidence:
                 spot.fixture = True
             if spot.fixture:
                 keep[hits] = False
         for d in np.nonzero(~overlap.any(axis=0) & (dets[:, 4] >= s.min_confidence))[0]:
-            self.spots.append(Spot(dets[d, :4].copy(), now, now))
+            self.spots.append(Spot(dets[d, :4].copy(), now, now, float(dets[d, 4])))
         return dets[keep]
 
 
@@ -118,7 +126,8 @@ def propose_regions(frames: list[tuple[float, np.ndarray]], share: float = 0.9,
     learner = StaticFixtures(FixtureSettings(fixture_after_s=max(share * duration, 1e-9),
                                              same_place_iou=s.same_place_iou, max_gap_s=s.max_gap_s,
                                              forget_after_s=max(duration, s.forget_after_s) + 1,
-                                             min_confidence=s.min_confidence))
+                                             min_confidence=s.min_confidence,
+                                             counted_confidence=s.counted_confidence))
     for t, boxes in frames:
         learner.filter(boxes, t)
     return [region_around(box) for box in learner.fixtures]

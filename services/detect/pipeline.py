@@ -88,10 +88,10 @@ class Detector:
                  ignore_regions: dict[str, list[Polygon]] | None = None):
         self.settings = settings
         self.ignore_regions = ignore_regions or {}
-        # OC-SORT uses confident detections only, so the backend returns only those (NMS keeps
-        # the same confident boxes whatever weaker candidates there were).
+        # The backend keeps weak candidates too: they help recognise static fixtures (whose
+        # confidence wanders); the tracker (OC-SORT) uses only those >= ``confidence``.
         self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
-                                               settings.input_size, settings.confidence,
+                                               settings.input_size, settings.track_low_confidence,
                                                settings.iou, settings.max_batch, settings.tensorrt)
         self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
         self.fixtures: dict[str, StaticFixtures] = {}
@@ -119,7 +119,7 @@ class Detector:
         fixtures = self.fixtures.get(camera)
         if fixtures is None:
             fixtures = self.fixtures[camera] = StaticFixtures(FixtureSettings(
-                fixture_after_s=self.settings.fixture_after_s, min_confidence=self.settings.confidence))
+                fixture_after_s=self.settings.fixture_after_s))
         return fixtures
 
 

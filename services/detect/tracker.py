@@ -37,6 +37,8 @@ class TrackerSettings:
     min_hits: int = 2
     confirm_s: float = 0.2
     report_hidden_s: float = 0.5
+    # Report a confident detection whose track is not confirmed yet (id 0): it counts in occupancy.
+    report_unconfirmed: bool = True
     view: tuple[float, float] = (1.0, 1.0)  # width, height of the image in box units
     # The library's Kalman filter is tuned in pixels: boxes are scaled by this before it sees them.
     scale: float = 1000.0
@@ -94,7 +96,7 @@ class Tracker:
                 lib_id = again.get(tuple((box * s.scale).astype(np.float32).tolist()), -1)
             if lib_id >= 0:
                 persons.append(TrackedPerson(tuple(float(v) for v in box), float(score), self._id(int(lib_id))))
-            elif score >= s.high_confidence:
+            elif s.report_unconfirmed and score >= s.high_confidence:
                 persons.append(TrackedPerson(tuple(float(v) for v in box), float(score), 0))
         return persons + self._hidden()
 
