@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import math
 import os
 import secrets
 import signal
@@ -72,6 +73,56 @@ def synthetic_fallback(missing: list[tuple[str, Path]], workdir: Path) -> Path:
           f"{result.people_source} images, queue up to {summary['max_queue_length']}) in {result.seconds:.1f} s; "
           f"store config {result.config}")
     return Path(result.config)
+
+
+# Counts stay exact down to this detector rate (bench.overload on the Intel clip; README
+# "Detector capacity"); the demo warns below it.
+MIN_RATE_FPS = 3.0
+# Share of the measured detector rate the demo asks of it: ingest, aggregate, alerts and the
+# broker share the same cores.
+RATE_HEADROOM = 0.7
+
+
+def measure_detector(config: Config, frames: int = 4) -> float:
+    """Frames a second this machine's detector runs, one at a time, on the demo clip's own frames
+    (the first inference, which warms the model up, is not counted)."""
+    import itertools
+
+    from services.detect.pipeline import Detector
+    from storesight.video import every_nth_frame
+
+    camera = next(c for _, c in config.cameras() if file_source(c) is not None)
+    path = file_source(camera)
+    settings = config.pipeline.detect.model_copy(update={"max_batch": 1})
+    detector = Detector(settings)
+    images = [image for _, _, image in itertools.islice(every_nth_frame(path, every=25), frames + 1)]
+    detector.process([camera.id], images[:1], [0.0])
+    began = time.perf_counter()
+    for i, image in enumerate(images[1:], 1):
+        detector.process([camera.id], [image], [float(i)])
+    return (len(images) - 1) / (time.perf_counter() - began)
+
+
+def choose_fps(measured_fps: float, clip_fps: float) -> tuple[float, str]:
+    """The camera rate the demo asks for, and why: what the detector sustains with headroom,
+    never above the clip's own rate.
+
+    >>> choose_fps(6.5, 10.0)
+    (4.5, 'the detector ran 6.5 frames/s here; 70% of that, rounded down: 4.5 fps')
+    >>> choose_fps(40.0, 10.0)[0]
+    10.0
+    """
+    target = math.floor(measured_fps * RATE_HEADROOM * 2) / 2  # half-frame steps
+    if target >= clip_fps:
+        return clip_fps, f"the detector ran {measured_fps:.1f} frames/s here: the clip's full {clip_fps:g} fps"
+    why = (f"the detector ran {measured_fps:.1f} frames/s here; {RATE_HEADROOM:.0%} of that, rounded down: "
+           f"{target:g} fps" if target >= 0.5 else
+           f"the detector ran {measured_fps:.2f} frames/s here: 0.5 fps, the lowest the demo asks for")
+    target = max(target, 0.5)
+    if target < MIN_RATE_FPS:
+        why += (f" (below {MIN_RATE_FPS:g} fps, the lowest rate at which bench.overload counts right: counts "
+                "may be off; a faster machine or --fps forces a rate, and detect sheds what it cannot run)")
+    return target, why
 
 
 def demo_config(config_path: Path, workdir: Path, fps: float, window_s: int) -> Path:
@@ -139,15 +190,15 @@ class Watcher:
 
     def __init__(self, view, kafka_settings, run_id: str):
         from storesight.bus import TypedConsumer
-        from storesight.topics import ALERTS, CAMERA_HEALTH, ZONE_STATS
+        from storesight.topics import ALERTS, CAMERA_HEALTH, DETECTIONS, ZONE_STATS
 
         self.view = view
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
-        self.consumer = TypedConsumer(kafka_settings, [CAMERA_HEALTH, ZONE_STATS, ALERTS],
+        self.consumer = TypedConsumer(kafka_settings, [CAMERA_HEALTH, ZONE_STATS, ALERTS, DETECTIONS],
                                       group=f"storesight-demo-view-{run_id}", client_id="demo-view")
         self.handlers = {CAMERA_HEALTH.name: view.apply_health, ZONE_STATS.name: view.apply_stats,
-                         ALERTS.name: view.apply_alert}
+                         ALERTS.name: view.apply_alert, DETECTIONS.name: view.apply_detections}
         self.thread = threading.Thread(target=self._run, name="demo-watcher", daemon=True)
         self.thread.start()
 
@@ -188,9 +239,18 @@ def run_demo(args: argparse.Namespace) -> int:
     prefix = args.redis_prefix
     # Per-run consumer groups and key prefixes: a shared Redis may hold state of earlier runs
     # (checkpoints, incident state) that must not be restored into this fresh broker's run.
-    run_config = demo_config(config_path, workdir, args.fps, args.window)
+    fps = args.fps
+    if fps is None:
+        measured = measure_detector(config)
+        clip_fps = max(camera.fps for _, camera in config.cameras())
+        fps, why = choose_fps(measured, clip_fps)
+        print(f"camera rate chosen: {fps:g} fps ({why}; --fps N forces a rate)", flush=True)
+    else:
+        print(f"camera rate forced by --fps: {fps:g} fps (0 = the config's); if the detector cannot keep up it "
+              "runs each camera's newest frame and skips the rest (counted)", flush=True)
+    run_config = demo_config(config_path, workdir, fps, args.window)
     settings = load_config(run_config).pipeline
-    print(f"demo settings: file cameras sampled at <= {args.fps:g} fps, {settings.aggregate.window_s} s windows, "
+    print(f"demo settings: file cameras sampled at <= {fps:g} fps, {settings.aggregate.window_s} s windows, "
           f"{settings.aggregate.allowed_lateness_s:g} s allowed lateness (--fps/--window 0 keep the config's); "
           f"detector batch {settings.detect.max_batch}, frames dropped after {settings.detect.max_frame_age_s:g} s")
     stack = LocalStack(run_config, workdir, services=("alerts", "aggregate", "detect"), service_args={
@@ -201,6 +261,7 @@ def run_demo(args: argparse.Namespace) -> int:
           f"then ingest (logs: {workdir / 'logs'})", flush=True)
     stack.start()
     view = DemoView([s.id for s in config.stores])
+    view.rate_note = f"camera rate {fps:g} fps" + (" (--fps)" if args.fps is not None else " (chosen from the detector's measured rate)")
     reason, codes, watcher, client = "stopped (Ctrl-C)", {}, None, None
     try:
         start_ingest(stack)
@@ -271,7 +332,10 @@ def _watch(args, stack, view, watcher, client, prefix: str, began: float, stop: 
             for name, process in stack.processes.items():
                 if process.proc.poll() is not None:
                     return f"{name} exited with {process.proc.returncode} (log: {process.log_path})"
+            counts = detector_counts(stack, cameras)
             with watcher.lock:
+                if counts is not None:
+                    view.apply_detector_counts(counts)
                 for store_id in view.store_ids:
                     view.apply_live(store_id, client.hgetall(f"{prefix}live:{store_id}"))
                 view.apply_peers(list(stack.peers.twilio.messages), list(stack.peers.smtp.messages))
@@ -299,6 +363,19 @@ def _watch(args, stack, view, watcher, client, prefix: str, began: float, stop: 
     return None
 
 
+def detector_counts(stack, cameras: list[str]) -> dict[str, dict[str, float]] | None:
+    """Per camera, from the detect service's metrics: frames run, skipped (shedding), or None."""
+    from tools.stack import metric_value
+
+    try:
+        text = stack.processes["detect"].metrics()
+    except (OSError, KeyError):
+        return None
+    return {c: {"processed": metric_value(text, "storesight_detect_frames_total", camera=c),
+                "skipped": metric_value(text, "storesight_detect_frames_skipped_total", camera=c)}
+            for c in cameras}
+
+
 def _stop_local_redis(url: str) -> None:
     import redis
 
@@ -313,6 +390,7 @@ def _summary(view, reason: str, startup_s: float, codes: dict, pids: list[int]) 
     left = [pid for pid in pids if _alive(pid)]
     print(f"\ndemo ended: {reason}. Start-up took {startup_s:.1f} s.")
     print(view.status_line())
+    print(f"{view.rate_note}; {view.detector_line()}")
     fired = sum(1 for row in view.incidents.values() if "fired" in row)
     resolved = sum(1 for row in view.incidents.values() if "resolved" in row)
     print(f"incidents: {fired} fired, {resolved} resolved; SMS received by the local peer: {view.sms_seen}; "
@@ -328,8 +406,9 @@ def register(sub) -> None:
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--no-live", dest="live", action="store_false", default=None,
                       help="plain log lines instead of the live table (default when stdout is not a terminal)")
-    demo.add_argument("--fps", type=float, default=5.0,
-                      help="sample file cameras at most this often (default 5: a CPU detector keeps up; 0 = config)")
+    demo.add_argument("--fps", type=float, default=None,
+                      help="sample file cameras at most this often (default: a rate this machine's detector "
+                           "sustains, measured at start; 0 = the config's)")
     demo.add_argument("--window", type=int, default=4,
                       help="aggregation window in seconds for the demo (default 4; 0 = config's window_s)")
     demo.add_argument("--every", type=float, default=5.0, help="seconds between status lines with --no-live")

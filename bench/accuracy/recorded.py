@@ -3,13 +3,13 @@
 The model is by far the slowest step (~150 ms a frame on 2 cores), and everything after it
 (confidence, NMS, tracking) is what the settings change. Recording keeps every anchor with a
 score >= ``FLOOR``, which is below any threshold the detector uses, so a replay gives exactly
-the boxes the live backend would. Recordings are cached on disk per clip and model.
+the boxes the live backend would. Recordings are cached on disk per clip and model, as plain
+NumPy arrays (``.npz`` read with ``allow_pickle=False``: a cache file can hold no code).
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import numpy as np
 
 from services.detect.backends import OnnxBackend, people_in_image, resolve_model
 from services.detect.letterbox import Letterbox
-from services.detect.pipeline import read_frames
+from storesight.video import every_nth_frame
 
 FLOOR = 0.05
 CACHE_DIR = Path.home() / ".cache" / "storesight-bench"
@@ -46,9 +46,10 @@ def record(frames: Iterable[tuple[int, np.ndarray]], backend: OnnxBackend, batch
 
 
 def _cache_path(video: Path, model: Path, every: int) -> Path:
+    # The resolved model path: worktrees sharing one virtual environment share the cache.
     key = hashlib.sha256(f"{video.resolve()}|{video.stat().st_size}|{model.resolve()}|{model.stat().st_size}|{every}"
                          .encode()).hexdigest()[:16]
-    return CACHE_DIR / f"{video.stem}-{key}.pkl"
+    return CACHE_DIR / f"{video.stem}-{key}.npz"
 
 
 def cached_recording(video: Path, every: int = 1, model_path: str | None = None) -> Recording:
@@ -56,14 +57,33 @@ def cached_recording(video: Path, every: int = 1, model_path: str | None = None)
     model = resolve_model("onnxruntime", model_path)
     path = _cache_path(video, model, every)
     if path.exists():
-        return pickle.loads(path.read_bytes())
+        return load_recording(path)
     full = _cache_path(video, model, 1)
     if every > 1 and full.exists():
-        return [frame for frame in pickle.loads(full.read_bytes()) if frame[0] % every == 0]
-    frames = record(((i, image) for i, _, image in read_frames(video, every)), OnnxBackend(model, 640, FLOOR, 0.5))
+        return [frame for frame in load_recording(full) if frame[0] % every == 0]
+    frames = record(((i, image) for i, _, image in every_nth_frame(video, every)), OnnxBackend(model, 640, FLOOR, 0.5))
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(frames))
+    save_recording(path, frames)
     return frames
+
+
+def save_recording(path: Path, recording: Recording) -> None:
+    """Write a recording as arrays only: outputs side by side, with each frame's column count."""
+    np.savez(path,
+             index=np.array([i for i, _, _ in recording], dtype=np.int64),
+             columns=np.array([o.shape[1] for _, o, _ in recording], dtype=np.int64),
+             outputs=np.concatenate([o for _, o, _ in recording], axis=1) if recording else np.zeros((5, 0)),
+             placement=np.array([(p.scale, p.pad_x, p.pad_y, p.width, p.height) for _, _, p in recording],
+                                dtype=np.float64).reshape(-1, 5))
+
+
+def load_recording(path: Path) -> Recording:
+    """The recording ``save_recording`` wrote (no pickle: ``allow_pickle=False``)."""
+    with np.load(path, allow_pickle=False) as data:
+        ends = np.cumsum(data["columns"])
+        outputs = np.split(data["outputs"], ends[:-1], axis=1) if len(ends) else []
+        return [(int(i), o, Letterbox(float(s), int(x), int(y), int(w), int(h)))
+                for i, o, (s, x, y, w, h) in zip(data["index"], outputs, data["placement"], strict=True)]
 
 
 class RecordedBackend:

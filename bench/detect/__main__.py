@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
-    settings = DetectSettings(max_batch=args.batch, max_frame_age_s=3600)
+    settings = DetectSettings(max_batch=args.batch, max_frame_age_s=3600, shed_window_s=3600)  # every frame runs
     detector = Detector(settings)
     jpegs = intel_jpegs(args.frames)
     images = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]

@@ -1,4 +1,5 @@
-"""``storesight aggregate`` (the service) and ``storesight heatmap CAMERA`` (a PNG)."""
+"""``storesight aggregate`` (the service), ``storesight heatmap CAMERA`` and ``storesight floor-heatmap
+STORE`` (PNGs)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from storesight.startup import StartupError, exit_on_startup_error
+
     runner = start_service("aggregate", port=args.port)
     try:
         run(config, runner, group=args.group, redis_prefix=args.redis_prefix)
+    except StartupError as exc:  # wrong Kafka/Redis credential, CA or protocol: exit 2, not a crash loop
+        return exit_on_startup_error("aggregate", exc)
     finally:
         runner.close()
     return 0
@@ -37,11 +42,10 @@ def _heatmap_counts(args, config, camera_id: str):
         feet = [tuple(p) for f in read_frames(args.detections, camera_id) if f.camera_id == camera_id
                 for p in f.feet]
         return accumulate(feet, grid)
-    import redis
-
     from services.aggregate.service import redis_url_from_env
+    from storesight.redis_client import connect_redis
 
-    client = redis.Redis.from_url(redis_url_from_env(config))
+    client = connect_redis(redis_url_from_env(config))
     stored = client.hgetall(f"{args.redis_prefix}heatmap:{camera_id}")
     client.close()
     windows = sorted(stored.items(), key=lambda kv: int(kv[0]))
@@ -64,7 +68,12 @@ def _cmd_heatmap(args: argparse.Namespace) -> int:
     except (ConfigError, KeyError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    counts = _heatmap_counts(args, config, camera.id)
+    from storesight.startup import StartupError, exit_on_startup_error
+
+    try:
+        counts = _heatmap_counts(args, config, camera.id)
+    except StartupError as exc:
+        return exit_on_startup_error("heatmap", exc)
     if counts is None:
         print(f"no heatmap windows stored for camera {camera.id!r} (is the aggregate service running?)",
               file=sys.stderr)
@@ -82,6 +91,48 @@ def _cmd_heatmap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_floor_heatmap(args: argparse.Namespace) -> int:
+    """Every calibrated camera's foot points of the store, on the store's floor plan."""
+    import cv2
+
+    from services.aggregate.heatmap import project_grid, render
+    from storesight.config import ConfigError, load_config
+    from storesight.floorplane import fit_homography
+
+    try:
+        config = load_config(args.config)
+        store = config.store(args.store)
+    except (ConfigError, KeyError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if store.floor_plan is None:
+        print(f"store {store.id!r} has no floor_plan in the config", file=sys.stderr)
+        return 2
+    plan = cv2.imread(store.floor_plan.image)
+    if plan is None:
+        print(f"cannot read the floor plan image {store.floor_plan.image!r}", file=sys.stderr)
+        return 1
+    total, used = None, []
+    for camera in store.cameras:
+        if camera.floor is None:
+            continue
+        counts = _heatmap_counts(args, config, camera.id)
+        if counts is None:
+            continue
+        h = fit_homography(camera.floor.image, camera.floor.floor)
+        heat = project_grid(counts, h, plan.shape[:2], store.floor_plan.metres_per_pixel)
+        total = heat if total is None else total + heat
+        used.append(camera.id)
+    if total is None:
+        print(f"no heatmap data for the calibrated cameras of {store.id!r}", file=sys.stderr)
+        return 1
+    if not cv2.imwrite(args.out, render(plan, total)):
+        print(f"cannot write {args.out}", file=sys.stderr)
+        return 1
+    print(f"{args.out}: {int(total.sum())} foot points of {', '.join(used)} on the floor plan")
+    return 0
+
+
 def register(sub) -> None:
     agg = sub.add_parser("aggregate", help="run the aggregate service (zones, windows, live state)")
     agg.add_argument("--config", required=True)
@@ -92,10 +143,20 @@ def register(sub) -> None:
 
     heat = sub.add_parser("heatmap", help="render a camera's foot-point heatmap over a people-free background")
     heat.add_argument("camera")
-    heat.add_argument("--config", required=True)
-    heat.add_argument("--out", required=True, help="PNG file to write")
-    heat.add_argument("--window", default="all", help="'all' stored windows, 'latest', or a window start (epoch s)")
-    heat.add_argument("--detections", help="count foot points from a detections JSONL file instead of Redis")
+    _heatmap_arguments(heat)
     heat.add_argument("--samples", type=int, default=31, help="frames in the median background")
-    heat.add_argument("--redis-prefix", default="storesight:")
     heat.set_defaults(func=_cmd_heatmap)
+
+    plan = sub.add_parser("floor-heatmap", help="render a store's heatmap on its floor plan (calibrated cameras)")
+    plan.add_argument("store")
+    _heatmap_arguments(plan)
+    plan.set_defaults(func=_cmd_floor_heatmap)
+
+
+def _heatmap_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--window", default="all", help="'all' stored windows, 'latest', or a window start (epoch s)")
+    parser.add_argument("--detections", help="count foot points from a detections JSONL file instead of Redis "
+                                              "(camera_id on each line for several cameras)")
+    parser.add_argument("--redis-prefix", default="storesight:")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from functools import lru_cache
 
 from services.aggregate.core import FrameRecord, HealthRecord, LiveZone, WindowStats
+from services.aggregate.store_occupancy import StoreWindow
 from storesight import attributes as wire
-from storesight.contracts import CameraHealth, Detections, ZoneStats, seconds
+from storesight.contracts import CameraHealth, Detections, StoreStats, ZoneStats, seconds
 
 _STATUS = {"OK": ZoneStats.STATUS_OK, "PARTIAL": ZoneStats.STATUS_PARTIAL, "UNKNOWN": ZoneStats.STATUS_UNKNOWN}
 _OPTIONAL = ("occupancy_avg", "occupancy_min", "occupancy_max", "entries", "exits", "unique_tracks",
@@ -14,11 +17,28 @@ _OPTIONAL = ("occupancy_avg", "occupancy_min", "occupancy_max", "entries", "exit
              "wait_measured_s", "throughput_per_min")
 
 
+@lru_cache(maxsize=1 << 16)
+def track_key(epoch: str, track_id: int) -> int:
+    """The core's track id for (tracker epoch, detector track id): the same pair gives the same key
+    in every worker and after every restart (checkpoints hold it), different epochs give different
+    keys, so two detect incarnations' track 1 are two people. 0 (untracked) stays 0; an empty
+    epoch (an older producer) keeps the id. Hashed keys have bit 62 set, above any detector id.
+
+    >>> track_key("", 7), track_key("a1", 0), track_key("a1", 1) == track_key("b2", 1)
+    (7, 0, False)
+    """
+    if not epoch or track_id == 0:
+        return track_id
+    digest = hashlib.blake2b(f"{epoch}/{track_id}".encode(), digest_size=8).digest()
+    return (1 << 62) | (int.from_bytes(digest, "big") & ((1 << 62) - 1))
+
+
 def frame_from_proto(msg: Detections) -> FrameRecord:
     # One pass over the persons: every protobuf field access costs, at 20k+ frames/s it shows.
     track_ids, feet = [], []
+    epoch = msg.tracker_epoch
     for person in msg.persons:
-        track_ids.append(person.track_id)
+        track_ids.append(track_key(epoch, person.track_id) if epoch else person.track_id)
         foot = person.foot
         feet.append((foot.x, foot.y))
     groups = [wire.from_proto(g) for g in msg.attributes] if msg.attributes else []
@@ -53,3 +73,28 @@ def live_to_json(zone: LiveZone, now: float) -> dict:
     return {"zone_kind": zone.zone_kind, "status": zone.status, "occupancy": zone.occupancy,
             "queue_length": zone.queue_length, "wait_estimate_s": zone.wait_estimate_s,
             "capture_time": iso(zone.capture_s), "updated_at": iso(now)}
+
+
+# ---------------------------------------------------------------- the store as a whole
+
+_STORE_STATUS = {"OK": StoreStats.STATUS_OK, "PARTIAL": StoreStats.STATUS_PARTIAL, "UNKNOWN": StoreStats.STATUS_UNKNOWN}
+_RESET = {"": StoreStats.RESET_NONE, "opening": StoreStats.RESET_OPENING, "closing": StoreStats.RESET_CLOSING,
+          "reconciled": StoreStats.RESET_RECONCILED}
+
+
+def store_stats_to_proto(window: StoreWindow) -> StoreStats:
+    msg = StoreStats(store_id=window.store_id, local_date=window.local_date, status=_STORE_STATUS[window.status],
+                     coverage=window.coverage, open=window.open, entries=window.entries, exits=window.exits,
+                     occupancy=window.occupancy, footfall_day=window.footfall_day, clamped=window.clamped,
+                     reset=_RESET[window.reset], drift=window.drift, late_rows=window.late_rows)
+    msg.window_start.FromNanoseconds(int(round(window.window_start * 1e9)))
+    msg.window_end.FromNanoseconds(int(round(window.window_end * 1e9)))
+    return msg
+
+
+def store_live_to_json(window: StoreWindow, now: float) -> dict:
+    """The Redis value of the store's latest closed window (JSON object); occupancy null when unknown."""
+    known = window.status != "UNKNOWN"
+    return {"status": window.status.lower(), "occupancy": window.occupancy if known else None,
+            "footfall_today": window.footfall_day, "local_date": window.local_date, "open": window.open,
+            "window_start": iso(window.window_start), "window_end": iso(window.window_end), "updated_at": iso(now)}

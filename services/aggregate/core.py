@@ -549,8 +549,9 @@ class Aggregator:
             self.state.last_sweep = wm
             for camera_id, cam in self.state.cameras.items():
                 model = self.models[camera_id]
+                now = self._camera_clock(cam, wm)
                 for track_id, track in list(cam.tracks.items()):
-                    if wm - track.last_seen > self.settings.track_gone_s:
+                    if now - track.last_seen > self.settings.track_gone_s:
                         self._end_track(model, cam, track_id, track)
         if wm < self.state.close_due:
             return
@@ -563,6 +564,15 @@ class Aggregator:
             if cam.next_close is not None:
                 due = min(due, cam.next_close + w + lateness)
         self.state.close_due = due
+
+    def _camera_clock(self, cam: CameraState, wm: float) -> float:
+        """The time a camera's tracks are judged gone at: its own newest frame while it sends
+        frames, so a detector running the camera slowly (1 frame/s) or late never ends a visit
+        between two of its frames because other cameras or health reports moved the watermark on;
+        the watermark once it is down or silent for ``stale_after_s``."""
+        if cam.live_capture is None or cam.up is False or wm - cam.live_capture > self.settings.stale_after_s:
+            return wm
+        return cam.live_capture
 
     def flush(self) -> list:
         """End of input (a file): end every track and close every window that has data."""

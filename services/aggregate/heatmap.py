@@ -59,3 +59,25 @@ def render(background: np.ndarray, counts: np.ndarray, alpha: float = 0.55) -> n
     colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
     weight = (alpha * np.clip(heat * 3, 0, 1))[..., None]
     return (background * (1 - weight) + colour * weight).astype(np.uint8)
+
+
+def project_grid(counts: np.ndarray, homography: np.ndarray, plan_hw: tuple[int, int],
+                 metres_per_pixel: float) -> np.ndarray:
+    """A camera's foot-point grid moved onto the floor plan: (plan_h, plan_w) counts.
+
+    Each cell's count goes to the plan pixel under the cell centre (image -> floor metres through
+    the camera's homography -> pixels); cells that land outside the plan are left out.
+    """
+    from storesight.floorplane import project
+
+    gy, gx = counts.shape
+    iy, ix = np.nonzero(counts)
+    out = np.zeros(plan_hw, dtype=np.float64)
+    if len(iy) == 0:
+        return out
+    centres = np.c_[(ix + 0.5) / gx, (iy + 0.5) / gy]
+    pixels = np.floor(project(homography, centres) / metres_per_pixel).astype(np.intp)
+    h, w = plan_hw
+    keep = (pixels[:, 0] >= 0) & (pixels[:, 0] < w) & (pixels[:, 1] >= 0) & (pixels[:, 1] < h)
+    np.add.at(out, (pixels[keep, 1], pixels[keep, 0]), counts[iy[keep], ix[keep]])
+    return out

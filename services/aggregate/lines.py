@@ -40,6 +40,12 @@ class LineCrossings:
     ``max_speed`` None turns the continuity check off (then ``move`` only records positions).
     """
 
+    # Class-level defaults: a checkpoint from before the continuity rule restores only ``sides``
+    # (checkpoints set attributes directly, no constructor runs).
+    max_speed: float | None = None
+    min_step_s: float = 0.2
+    splits: int = 0
+
     def __init__(self, max_speed: float | None = None, min_step_s: float = 0.2):
         self.sides: dict[tuple[int, int], int] = {}
         self.max_speed = max_speed
@@ -47,19 +53,17 @@ class LineCrossings:
         self.last: dict[int, tuple[float, float, float]] = {}  # track -> (t, x, y) of its last position
         self.splits = 0  # teleports seen (tracks split)
 
-    def __setstate__(self, state: dict) -> None:
-        # Checkpoints taken before the continuity rule hold only ``sides``.
-        self.__dict__.update({"max_speed": None, "min_step_s": 0.2, "last": {}, "splits": 0, **state})
 
     def move(self, track: int, t: float, point: tuple[float, float]) -> bool:
         """Record the track's foot point at ``t``; True when the step was a teleport (track split).
 
         Call before ``observe`` for that frame. A step back in time is ignored.
         """
-        before = self.last.get(track)
+        last = self.__dict__.setdefault("last", {})
+        before = last.get(track)
         if before is not None and t < before[0]:
             return False
-        self.last[track] = (t, point[0], point[1])
+        last[track] = (float(t), float(point[0]), float(point[1]))
         if before is None or self.max_speed is None:
             return False
         step = math.hypot(point[0] - before[1], point[1] - before[2])
@@ -82,7 +86,7 @@ class LineCrossings:
 
     def forget(self, track: int) -> None:
         self._forget_sides(track)
-        self.last.pop(track, None)
+        self.__dict__.get("last", {}).pop(track, None)
 
     def _forget_sides(self, track: int) -> None:
         for key in [k for k in self.sides if k[1] == track]:

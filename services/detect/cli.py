@@ -38,11 +38,14 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from services.detect.service import GROUP, run
     from storesight.config import load_config
     from storesight.service import start_service
+    from storesight.startup import StartupError, exit_on_startup_error
 
     config = with_env_overrides(load_config(args.config))
     runner = start_service("detect")
     try:
         run(config, runner, group=args.group or GROUP)
+    except StartupError as exc:  # wrong Kafka credential, CA or protocol
+        return exit_on_startup_error("detect", exc)
     finally:
         runner.close()
     return 0

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import BY_NAME, DETECTIONS, FRAMES, ZONE_STATS
 from tools.stack import LocalStack
 from tools.stack import metric_value as m
@@ -29,6 +30,7 @@ def _counts(stack: LocalStack, cameras: Iterable[str]) -> dict[str, float]:
         "detect_in": m(detect_text, "storesight_consumed_messages_total", topic=FRAMES.name),
         "detect_dlq": m(detect_text, "storesight_dlq_messages_total", topic=FRAMES.name),
         "detect_dropped": m(detect_text, "storesight_detect_frames_dropped_total"),
+        "detect_skipped": m(detect_text, "storesight_detect_frames_skipped_total"),
         "detect_out": m(detect_text, "storesight_produced_messages_total", topic=DETECTIONS.name),
         "aggregate_in": m(agg_text, "storesight_consumed_messages_total", topic=DETECTIONS.name),
         "aggregate_dlq": m(agg_text, "storesight_dlq_messages_total", topic=DETECTIONS.name),
@@ -41,7 +43,7 @@ def _counts(stack: LocalStack, cameras: Iterable[str]) -> dict[str, float]:
 def _drained(c: dict[str, float]) -> bool:
     return (c["published"] > 0 and c["cameras_up"] == 0  # every file ended ("end of file" = down)
             and c["detect_in"] + c["detect_dlq"] == c["published"]
-            and c["detect_out"] + c["detect_dropped"] == c["detect_in"]
+            and c["detect_out"] + c["detect_dropped"] + c["detect_skipped"] == c["detect_in"]
             and c["aggregate_in"] + c["aggregate_dlq"] == c["detect_out"]
             and c["alerts_in"] + c["alerts_dlq"] == c["aggregate_out"])
 
@@ -74,7 +76,7 @@ def read_topics(bootstrap: str, names: Iterable[str], idle_s: float = 2.0) -> di
     broker reports them wrong for multi-record batches)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = KafkaConsumer(**client_kwargs(bootstrap, "storesight-test-reader"), group_id=None, enable_auto_commit=False,
                              auto_offset_reset="earliest", fetch_max_wait_ms=50,
                              max_partition_fetch_bytes=32 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
                              consumer_timeout_ms=int(idle_s * 1000))
@@ -93,7 +95,7 @@ def read_topics(bootstrap: str, names: Iterable[str], idle_s: float = 2.0) -> di
 def all_topics(bootstrap: str) -> set[str]:
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = KafkaConsumer(**client_kwargs(bootstrap, "storesight-test-reader"), group_id=None)
     try:
         return set(consumer.topics())
     finally:
@@ -115,7 +117,7 @@ def frames_retention(bootstrap: str) -> dict[str, str]:
     """The frames topic's configs as the broker reports them (all of them, not only modified ones)."""
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = KafkaAdminClient(**client_kwargs(bootstrap, "storesight-test-admin"), request_timeout_ms=10000)
     try:
         reply = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, FRAMES.name)],
                                        config_filter="all")

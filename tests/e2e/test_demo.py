@@ -83,6 +83,11 @@ def test_demo_starts_fast_shows_live_counts_and_an_sms_and_stops_cleanly(intel_c
     assert sms and "table" in sms[0] and "occupancy" in sms[0]
     assert interrupted and "stopped (Ctrl-C)" in output, "the SMS came too late to test Ctrl-C"
     assert "no process left behind" in output
+    # The rate was forced (--fps 1) and said so; the summary gives the detector's own counts.
+    assert "camera rate forced by --fps: 1 fps" in output
+    summary = re.search(r"camera rate 1 fps \(--fps\); detector: cam-table: ([\d.]+|unknown) fps effective, "
+                        r"processed (\d+), skipped (\d+)", output)
+    assert summary and int(summary.group(2)) > 0, output
     # Independently of what the demo says: nothing started for this run is still running.
     config_text = (workdir / "run-config.yaml").read_text()
     bootstrap = re.search(r"bootstrap: (\S+)", config_text).group(1)

@@ -329,3 +329,22 @@ def test_state_pickles_and_resumes_exactly():
     second = Aggregator(make_config(), state=pickle.loads(pickle.dumps(first.state)))
     out += second.process(recs[77:])
     assert by_zone(out) == whole
+
+
+def test_a_camera_run_at_one_frame_a_second_keeps_its_visit_while_health_reports_move_time_on():
+    """Tracks end on their camera's own frames: a slow detector (1 frame/s, each frame a second
+    late) must not end a visit between two frames because health reports moved the watermark."""
+    config = make_config(track_gone_s=2.0, zone_exit_grace_s=1.0, stale_after_s=15.0)
+    agg = Aggregator(config)
+    out = []
+    for second in range(12):  # one person in `left` for 12 s; their frames arrive 1.5 s late
+        out += agg.process([HealthRecord("cam-a", second + 1.5 + 1.0, True)])
+        out += agg.process([FrameRecord("cam-a", float(second), [7], [(0.2, 0.5)], second)])
+    out += agg.flush()
+    left = [o for o in out if isinstance(o, WindowStats) and o.zone_id == "left"]
+    assert sum(o.entries or 0 for o in left) == 1 and sum(o.exits or 0 for o in left) == 1
+    # A camera that went silent does end its tracks, on the watermark.
+    agg = Aggregator(config)
+    agg.process([FrameRecord("cam-a", 0.0, [7], [(0.2, 0.5)], 0)])
+    agg.process([HealthRecord("cam-a", 30.0, True)])  # silent for longer than stale_after_s
+    assert not agg.state.cameras["cam-a"].tracks

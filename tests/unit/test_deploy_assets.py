@@ -119,7 +119,7 @@ def test_unknown_metric_names_are_caught():
     assert unknown_names("histogram_quantile(0.9, rate(storesight_detect_lag_seconds_bucket[1m]))") == set()
     assert unknown_names("storesight_detect_lag_seconds") == {"storesight_detect_lag_seconds"}
     assert unknown_names("rate(storesight_detect_frame_total[1m])") == {"storesight_detect_frame_total"}
-    assert len(METRICS) == 33
+    assert len(METRICS) == 44
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
@@ -130,3 +130,24 @@ def test_overlay_config_is_a_valid_region(overlay):
     assert kustomization["namespace"] == f"storesight-{overlay.name}"
     shards = {r["name"]: r["count"] for r in kustomization.get("replicas", [])}
     assert shards.get("storesight-ingest", 1) == config.pipeline.ingest.replicas
+
+
+def test_strimzi_users_and_kustomization_regenerate_to_the_committed_files():
+    for path, text in strimzi.generated().items():
+        assert path.read_text() == text, f"regenerate: python -m deploy.strimzi ({path.name})"
+
+
+def test_access_table_names_the_groups_the_services_use():
+    import inspect
+
+    from services.aggregate.service import AggregateWorker
+    from services.alerts.service import GROUP as ALERTS_GROUP
+    from services.archive.service import GROUP as ARCHIVE_GROUP
+    from services.detect.service import GROUP as DETECT_GROUP
+    from storesight.access import ACCESS
+
+    assert ACCESS["detect"].group == DETECT_GROUP
+    assert ACCESS["alerts"].group == ALERTS_GROUP
+    assert ACCESS["archive"].group == ARCHIVE_GROUP
+    assert ACCESS["aggregate"].group == inspect.signature(AggregateWorker).parameters["group"].default
+    assert ACCESS["ingest"].group is None and not ACCESS["ingest"].reads

@@ -80,3 +80,20 @@ def test_recorded_replay_gives_exactly_the_live_backends_boxes(person_frame):
     assert [len(r) for r in replayed] == [len(e) for e in expected] and len(expected[0]) >= 1
     for r, e in zip(replayed, expected, strict=True):
         assert np.allclose(r, e)
+
+
+def test_a_cached_recording_round_trips_without_pickle(person_frame, tmp_path):
+    """The benchmark cache holds plain arrays: saved and loaded, the replay gives the same boxes."""
+    from bench.accuracy.recorded import FLOOR, RecordedBackend, load_recording, record, save_recording
+
+    model = resolve_model("onnxruntime", None)
+    frames = [person_frame, np.zeros_like(person_frame), np.ascontiguousarray(person_frame[:, ::-1])]
+    recording = record(enumerate(frames), OnnxBackend(model, 640, FLOOR, 0.5))
+    save_recording(tmp_path / "clip.npz", recording)
+    loaded = load_recording(tmp_path / "clip.npz")
+    assert [i for i, _, _ in loaded] == [0, 1, 2] and [p for _, _, p in loaded] == [p for _, _, p in recording]
+    before, _ = RecordedBackend(recording, 0.05, 0.6).detect(frames)
+    after, _ = RecordedBackend(loaded, 0.05, 0.6).detect(frames)
+    assert [len(b) for b in after] == [len(b) for b in before] and len(after[0]) >= 1
+    for a, b in zip(after, before, strict=True):
+        assert np.array_equal(a, b)

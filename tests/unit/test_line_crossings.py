@@ -116,10 +116,25 @@ def test_two_tracks_are_independent():
 
 
 def test_a_checkpoint_from_before_the_continuity_rule_loads():
+    """Checkpoints restore attributes without running a constructor: only ``sides`` is there."""
     old = LineCrossings.__new__(LineCrossings)
-    old.__setstate__({"sides": {(0, 4): -1}})
+    old.sides = {(0, 4): -1}
     old.move(4, 0.0, (0.5, 0.6))
     assert old.observe(0, 4, 1) == "entry"
+
+
+def test_the_crossings_state_survives_a_json_checkpoint():
+    from services.aggregate.checkpoint import decode, encode
+    from services.aggregate.core import AggregatorState, CameraState
+
+    crossings = counter()
+    events(walk(-0.2, -0.05, 0.5, 10), 10, track=3, crossings=crossings)
+    state = AggregatorState()
+    state.cameras["cam-a"] = CameraState(crossings=crossings)
+    restored = decode(encode(state, {}, {}, generation=1)).state.cameras["cam-a"].crossings
+    assert restored.sides == crossings.sides and restored.max_speed == DEFAULTS.line_max_speed
+    found, _ = events(walk(-0.05, 0.2, 0.5, 10), 10, track=3, crossings=restored)
+    assert found == ["entry"]
 
 
 def test_the_aggregator_counts_door_scenarios_exactly():
