@@ -21,9 +21,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
     from services.detect.backends import load_backend
     from services.detect.fixtures import propose_regions
-    from services.detect.pipeline import normalise, read_frames
+    from services.detect.pipeline import normalise
     from storesight.config import load_config
-    from storesight.video import reference_frame
+    from storesight.video import every_nth_frame, reference_frame
     from tools.preview import draw_layout
 
     config = load_config(args.config)
@@ -39,7 +39,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             frames.append((t, normalise(people, image.shape[1], image.shape[0])))
         pending.clear()
 
-    for item in read_frames(args.video, args.every):
+    for item in every_nth_frame(args.video, args.every):
         pending.append(item)
         if len(pending) >= s.max_batch:
             flush()
