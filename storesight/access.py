@@ -50,5 +50,7 @@ SERVICES: tuple[ServiceAccess, ...] = (
                   group="storesight-aggregate"),
     ServiceAccess("alerts", reads=(ZONE_STATS, CAMERA_HEALTH, STORE_STATS), writes=(ALERTS,), group="storesight-alerts"),
     ServiceAccess("archive", reads=(ZONE_STATS, ALERTS, STORE_STATS), group="storesight-archive"),
+    # The console shows open incidents (reads the whole topic at each start, never commits).
+    ServiceAccess("console", reads=(ALERTS,), group="storesight-console"),
 )
 ACCESS: dict[str, ServiceAccess] = {s.name: s for s in SERVICES}

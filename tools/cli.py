@@ -25,6 +25,7 @@ VERB_MODULES: list[str] = [
     "tools.preview_cli",
     "tools.calibrate",
     "services.archive.cli",
+    "services.console.cli",
 ]
 
 EXIT_CONFIG = 2

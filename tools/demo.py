@@ -5,7 +5,8 @@ a synthetic store clip with a checkout queue is generated (``storesight synth --
 and the demo runs on the store config written with it.
 
 LocalStack starts the embedded broker, the topics, Redis (a running one is used), local SMS and
-e-mail peers and ingest/detect/aggregate/alerts as separate processes. The clip replays in real
+e-mail peers and ingest/detect/aggregate/alerts as separate processes; the web console starts
+too (its address and a made-up password for the user ``demo`` are printed). The clip replays in real
 time with capture times starting now, so the pipeline sees it as a live camera. The view shows
 the live state (Redis), closed windows, camera health, incidents and the messages the peers got.
 When the clip ends the camera is reported DOWN ("end of file"); the demo waits for the last
@@ -174,6 +175,24 @@ def start_ingest(stack, lead_s: float = 2.0) -> None:
     stack.processes["ingest"].wait_ready(stack.ready_timeout_s)
 
 
+def start_console(stack, redis_prefix: str) -> str:
+    """Start the web console on the run's config (one installer, ``demo``, with a password made
+    up for this run) and return how to sign in. The address is localhost: browsers keep the
+    console's Secure session cookie over plain http only there."""
+    from services.console.auth import hash_password
+    from tools.stack import ServiceProcess
+
+    password = secrets.token_urlsafe(9)
+    env = {**os.environ, **stack.peers.env, "KAFKA_BOOTSTRAP": stack.broker.bootstrap, "REDIS_URL": stack.redis_url,
+           "PYTHONUNBUFFERED": "1", "CONSOLE_USERS": f"demo:installer:{hash_password(password)}",
+           "CONSOLE_SECRET_KEY": secrets.token_urlsafe(32)}
+    process = ServiceProcess("console", stack.run_config_path, env, stack.workdir / "logs",
+                             args=("--host", "127.0.0.1", "--writable", "--redis-prefix", redis_prefix))
+    stack.processes["console"] = process
+    process.wait_ready(stack.ready_timeout_s)
+    return f"http://localhost:{process.port}/ (user demo, password {password})"
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -265,6 +284,7 @@ def run_demo(args: argparse.Namespace) -> int:
     reason, codes, watcher, client = "stopped (Ctrl-C)", {}, None, None
     try:
         start_ingest(stack)
+        console = start_console(stack, prefix) if args.console else None
         startup_s = time.monotonic() - began
         pids = [p.proc.pid for p in stack.processes.values()] + [stack.broker._proc.pid]
         print(f"start-up: {startup_s:.1f} s (all services ready)")
@@ -272,6 +292,8 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"Redis: no Redis answered, started a local Redis at {stack.redis_url} (stopped at exit)")
         else:
             print(f"Redis: using Redis at {stack.redis_url}")
+        if console:
+            print(f"console: {console}", flush=True)
         print("Ctrl-C stops everything." if args.duration is None else f"running for {args.duration:.0f} s",
               flush=True)
         stop = threading.Event()
@@ -415,6 +437,8 @@ def register(sub) -> None:
     demo.add_argument("--capture", help="at exit, write the live view as plain text to this file")
     demo.add_argument("--workdir", help="folder for the run config and service logs (default: a new temp folder)")
     demo.add_argument("--redis-prefix", default="storesight:", help="prefix of the Redis keys the run writes")
+    demo.add_argument("--no-console", dest="console", action="store_false",
+                      help="do not start the web console (by default it starts and its address is printed)")
     demo.set_defaults(func=_cmd_demo)
 
 
