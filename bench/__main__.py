@@ -23,6 +23,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("ingest", []),
     ("detect", ["--frames", "64", "--batch", "8", "--rounds", "2"]),
     ("accuracy", []),
+    ("tracking", []),
     ("overload", []),
     ("aggregate", ["--messages", "60000", "--latency-messages", "400", "--faust"]),
     ("alerts", ["--trials", "100"]),

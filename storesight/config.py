@@ -525,12 +525,16 @@ class DetectSettings(Strict):
     # it goes): a CPU budget on a shared node, and how tests make a fast detector a slow one.
     max_detect_fps: float = Field(0.0, ge=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
-    # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
+    # Weaker detections than `confidence` are kept only to recognise static fixtures (fixtures.py);
+    # the tracker (OC-SORT) uses none of them.
     track_low_confidence: float = Field(0.05, gt=0, lt=1)
     # How long a track whose person is hidden keeps its id, waiting to be matched again.
     track_memory_s: float = Field(2.0, ge=0)
     # Keep reporting a tracked person hidden by others (predicted box, `predicted` flag) this long.
     track_report_hidden_s: float = Field(0.5, ge=0)
+    # A detection that stays in one place this long is a static fixture (mannequin, poster) and is
+    # dropped from then on, per camera (services/detect/fixtures.py); 0 turns this off.
+    fixture_after_s: float = Field(900.0, ge=0)
     # ultralytics backend only: export and run a TensorRT engine (needs TensorRT on the GPU node).
     tensorrt: bool = False
 
@@ -544,6 +548,10 @@ class AggregateSettings(Strict):
     # Without entrance lines, a track counts as a visitor after this dwell.
     min_visit_dwell_s: float = Field(3.0, ge=0)
     line_debounce_px: float = Field(0.02, ge=0, description="normalised distance a track must pass beyond a line")
+    # A track's foot point moving faster than this (normalised image units per second, over at least
+    # line_min_step_s) jumped to another person: its line sides are forgotten, the jump is no crossing.
+    line_max_speed: float | None = Field(1.5, gt=0)
+    line_min_step_s: float = Field(0.1, ge=0)
     heatmap_grid: tuple[int, int] = (64, 36)
     # A track unseen this long has left (its visits end); also guards against reused track ids.
     track_gone_s: float = Field(2.0, gt=0)

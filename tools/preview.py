@@ -24,6 +24,7 @@ KIND_COLOURS_BGR: dict[ZoneKind, tuple[int, int, int]] = {
     ZoneKind.area: (40, 200, 220),
 }
 LINE_COLOUR_BGR = (0, 0, 230)
+IGNORE_COLOUR_BGR = (160, 160, 160)  # grey: ignore regions (static figures)
 FILL_ALPHA = 0.35
 
 
@@ -56,6 +57,10 @@ def draw_layout(frame: np.ndarray, camera: Camera) -> np.ndarray:
         polygon = _pixels(zone.polygon, width, height)
         centre = polygon.mean(axis=0)
         _label(out, f"{zone.id} ({zone.kind.value})", (int(centre[0]), int(centre[1])), KIND_COLOURS_BGR[zone.kind])
+    for region in camera.ignore_regions:  # static figures: detections with a foot point inside are dropped
+        polygon = _pixels(region, width, height)
+        cv2.polylines(out, [polygon], True, IGNORE_COLOUR_BGR, thickness, cv2.LINE_AA)
+        _label(out, "ignored", tuple(int(v) for v in polygon.min(axis=0)), IGNORE_COLOUR_BGR)
     for line in camera.lines:  # after the zone labels, so a line's arrow and name stay visible
         a, b = _pixels([line.a], width, height)[0], _pixels([line.b], width, height)[0]
         cv2.line(out, tuple(int(v) for v in a), tuple(int(v) for v in b), LINE_COLOUR_BGR, thickness + 1, cv2.LINE_AA)

@@ -45,13 +45,22 @@ def record(frames: Iterable[tuple[int, np.ndarray]], backend: OnnxBackend, batch
     return recording
 
 
-def cached_recording(video: Path, every: int = 1, model_path: str | None = None) -> Recording:
-    model = resolve_model("onnxruntime", model_path)
-    key = hashlib.sha256(f"{video.resolve()}|{video.stat().st_size}|{model}|{model.stat().st_size}|{every}"
+def _cache_path(video: Path, model: Path, every: int) -> Path:
+    # The resolved model path: worktrees sharing one virtual environment share the cache.
+    key = hashlib.sha256(f"{video.resolve()}|{video.stat().st_size}|{model.resolve()}|{model.stat().st_size}|{every}"
                          .encode()).hexdigest()[:16]
-    path = CACHE_DIR / f"{video.stem}-{key}.npz"
+    return CACHE_DIR / f"{video.stem}-{key}.npz"
+
+
+def cached_recording(video: Path, every: int = 1, model_path: str | None = None) -> Recording:
+    """The recording of every ``every``-th frame; taken from a recording of every frame when there is one."""
+    model = resolve_model("onnxruntime", model_path)
+    path = _cache_path(video, model, every)
     if path.exists():
         return load_recording(path)
+    full = _cache_path(video, model, 1)
+    if every > 1 and full.exists():
+        return [frame for frame in load_recording(full) if frame[0] % every == 0]
     frames = record(((i, image) for i, _, image in every_nth_frame(video, every)), OnnxBackend(model, 640, FLOOR, 0.5))
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     save_recording(path, frames)

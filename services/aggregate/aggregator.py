@@ -39,7 +39,7 @@ import numpy as np
 
 from services.aggregate.attributes import merge, rejection, window_of
 from services.aggregate.geometry import frame_geometry
-from services.aggregate.lines import ENTRY
+from services.aggregate.lines import ENTRY, LineCrossings
 from services.aggregate.model import CameraModel
 from services.aggregate.records import (
     UNKNOWN,
@@ -124,7 +124,8 @@ class Aggregator:
     def _camera(self, model: CameraModel) -> CameraState:
         cam = self.state.cameras.get(model.camera_id)
         if cam is None:
-            cam = CameraState(live_counts=[0] * (len(model.zone_ids) + 1),
+            cam = CameraState(crossings=LineCrossings(self.settings.line_max_speed, self.settings.line_min_step_s),
+                              live_counts=[0] * (len(model.zone_ids) + 1),
                               last_rate=[None] * len(model.zone_ids))
             self.state.cameras[model.camera_id] = cam
         return cam
@@ -168,8 +169,9 @@ class Aggregator:
         if ended:
             self._book(model, cam, ended)
         if sides is not None:
-            observe, line_ids = cam.crossings.observe, model.line_ids
+            observe, move, line_ids = cam.crossings.observe, cam.crossings.move, model.line_ids
             for k, track_id in accepted:
+                move(track_id, t, frame.feet[k])  # a teleport splits the track's crossings
                 for ln, side in enumerate(sides[k]):
                     if not side:
                         continue  # in the debounce band or beside the segment
