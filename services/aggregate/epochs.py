@@ -49,8 +49,9 @@ class EpochState:
     epoch: str = ""
     last_capture: float = -math.inf  # the newest frame processed for this camera
     replay_until: float = -math.inf  # the old epoch's newest frame at the last switch
-    # track key -> (t, x, y): last foot point of each track (pruned to the open tracks)
-    last_seen: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    # track key -> last foot point (x, y) and its time, of each track (pruned to the open tracks)
+    last_foot: dict[int, tuple[float, float]] = field(default_factory=dict)
+    last_t: dict[int, float] = field(default_factory=dict)
     # old tracks open at the last switch that no new track has continued yet: key -> (t, x, y)
     orphans: dict[int, tuple[float, float, float]] = field(default_factory=dict)
     mapping: dict[int, int] = field(default_factory=dict)  # new-epoch key -> the old key it continues
@@ -87,13 +88,12 @@ class EpochStitcher:
             ids = [mapping.get(k, k) for k in ids]
             if state.orphans:
                 self._continue(state, t, ids, feet, open_tracks)
-        last_seen = state.last_seen
-        if len(last_seen) > 64 + 2 * len(open_tracks):  # ended tracks: now and then, not per frame
+        if len(state.last_t) > 64 + 2 * len(open_tracks):  # ended tracks: now and then, not per frame
             self._prune(state, open_tracks)
-        for k, key in enumerate(ids):
-            if key:
-                x, y = feet[k]
-                last_seen[key] = (t, float(x), float(y))
+        # Two C-level updates, no per-person Python: this runs for every frame (key 0, untracked,
+        # is stored too and never used: no open track has it).
+        state.last_foot.update(zip(ids, feet, strict=True))
+        state.last_t.update(dict.fromkeys(ids, t))
         if t > state.last_capture:
             state.last_capture = t
         return ids
@@ -101,7 +101,8 @@ class EpochStitcher:
     def _switch(self, state: EpochState, open_tracks: Collection[int]) -> None:
         state.switches += 1
         state.replay_until = state.last_capture
-        state.orphans = {key: seen for key, seen in state.last_seen.items() if key in open_tracks}
+        state.orphans = {key: (state.last_t[key], float(x), float(y))
+                         for key, (x, y) in state.last_foot.items() if key in open_tracks}
         state.mapping = {}
 
     def _continue(self, state: EpochState, t: float, ids: list[int], feet: Sequence[tuple[float, float]],
@@ -130,6 +131,7 @@ class EpochStitcher:
             ids[k] = old
 
     def _prune(self, state: EpochState, open_tracks: Collection[int]) -> None:
-        state.last_seen = {key: seen for key, seen in state.last_seen.items() if key in open_tracks}
+        state.last_foot = {key: foot for key, foot in state.last_foot.items() if key in open_tracks}
+        state.last_t = {key: t for key, t in state.last_t.items() if key in open_tracks}
         if not state.orphans:
             state.mapping = {new: old for new, old in state.mapping.items() if old in open_tracks}
