@@ -26,6 +26,7 @@ METRICS: dict[str, str] = {
     "storesight_detect_batch_size": HISTOGRAM,
     "storesight_detect_inference_seconds": HISTOGRAM,
     "storesight_detect_lag_seconds": HISTOGRAM,
+    "storesight_detect_backend_info": GAUGE,
     # aggregate
     "storesight_zone_occupancy": GAUGE,
     "storesight_zone_queue_length": GAUGE,

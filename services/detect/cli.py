@@ -12,7 +12,7 @@ def _settings(args: argparse.Namespace):
     config = load_config(args.config) if args.config else None
     settings = config.pipeline.detect if config else DetectSettings()
     overrides = {k: v for k, v in {"backend": args.backend, "device": args.device, "model_path": args.model,
-                                   "max_batch": args.batch}.items() if v is not None}
+                                   "max_batch": args.batch, "precision": args.precision}.items() if v is not None}
     ignore = []
     if config is not None and args.camera != "file":
         ignore = config.camera(args.camera)[1].ignore_regions
@@ -34,7 +34,19 @@ def with_env_overrides(config):
     return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"detect": detect})})
 
 
+EXIT_UNAVAILABLE = 2  # the configured detector cannot run here (as a bad config: fix it, do not restart)
+
+
+def _unavailable(error: Exception) -> int:
+    import logging
+
+    logging.getLogger("services.detect.cli").error("detector unavailable", extra={"error": str(error)})
+    print(f"detect: {error}", file=sys.stderr)
+    return EXIT_UNAVAILABLE
+
+
 def _cmd_detect(args: argparse.Namespace) -> int:
+    from services.detect.backends import BackendUnavailable
     from services.detect.service import GROUP, run
     from storesight.config import load_config
     from storesight.service import start_service
@@ -43,6 +55,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     runner = start_service("detect")
     try:
         run(config, runner, group=args.group or GROUP)
+    except BackendUnavailable as error:
+        return _unavailable(error)
     finally:
         runner.close()
     return 0
@@ -52,18 +66,23 @@ def _cmd_detect_file(args: argparse.Namespace) -> int:
     import datetime as dt
     import logging
 
-    from services.detect.pipeline import EPOCH, detect_video
+    from services.detect.backends import BackendUnavailable
+    from services.detect.pipeline import EPOCH, Detector, detect_video
     from storesight.logs import setup_logging
 
     setup_logging("detect-file")  # JSON logs on stderr; results on stdout or --out
     log = logging.getLogger("services.detect.cli")
     start = dt.datetime.fromisoformat(args.start_time.replace("Z", "+00:00")) if args.start_time else EPOCH
     settings, ignore = _settings(args)
+    try:
+        detector = Detector(settings, ignore_regions={args.camera: ignore})
+    except BackendUnavailable as error:
+        return _unavailable(error)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     frames = persons = 0
     try:
         for result in detect_video(args.video, settings, every=args.every, start_time=start,
-                                   camera_id=args.camera, ignore_regions=ignore):
+                                   camera_id=args.camera, detector=detector):
             out.write(result.to_json() + "\n")
             frames += 1
             persons += len(result.persons)
@@ -75,10 +94,12 @@ def _cmd_detect_file(args: argparse.Namespace) -> int:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=["onnxruntime", "ultralytics"], help="override detect.backend")
+    parser.add_argument("--backend", choices=["openvino", "onnxruntime", "ultralytics"], help="override detect.backend")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="override detect.device")
     parser.add_argument("--model", help="override detect.model_path")
     parser.add_argument("--batch", type=int, help="override detect.max_batch")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"],
+                        help="override detect.precision (openvino)")
 
 
 def register(sub) -> None:

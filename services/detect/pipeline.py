@@ -91,7 +91,8 @@ class Detector:
         # half-hidden people, and drops those that extend no track.
         self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
                                                settings.input_size, settings.track_low_confidence,
-                                               settings.iou, settings.max_batch, settings.tensorrt)
+                                               settings.iou, settings.max_batch, settings.tensorrt,
+                                               settings.precision, settings.int8_model_path)
         self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
 
     @property
