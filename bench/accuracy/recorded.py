@@ -3,7 +3,8 @@
 The model is by far the slowest step (~150 ms a frame on 2 cores), and everything after it
 (confidence, NMS, tracking) is what the settings change. Recording keeps every anchor with a
 score >= ``FLOOR``, which is below any threshold the detector uses, so a replay gives exactly
-the boxes the live backend would. Recordings are cached on disk per clip and model.
+the boxes the live backend would. Recordings are cached on disk per clip, model, runtime
+(backend) and precision.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from services.detect.backends import OnnxBackend, people_in_image, resolve_model
+from services.detect.backends import load_backend, people_in_image, resolve_model
 from services.detect.letterbox import Letterbox
 from services.detect.pipeline import read_frames
+from storesight.config import DetectSettings
 
 FLOOR = 0.05
 CACHE_DIR = Path.home() / ".cache" / "storesight-bench"
@@ -25,8 +27,8 @@ CACHE_DIR = Path.home() / ".cache" / "storesight-bench"
 Recording = list[tuple[int, np.ndarray, Letterbox]]  # (frame index, kept output columns, placement)
 
 
-def record(frames: Iterable[tuple[int, np.ndarray]], backend: OnnxBackend, batch: int = 8) -> Recording:
-    """Run (index, BGR image) frames through the backend's model; keep each output's candidates."""
+def record(frames: Iterable[tuple[int, np.ndarray]], backend, batch: int = 8) -> Recording:
+    """Run (index, BGR image) frames through the backend's model (its ``raw``); keep each output's candidates."""
     recording: Recording = []
     pending: list[tuple[int, np.ndarray]] = []
 
@@ -45,14 +47,18 @@ def record(frames: Iterable[tuple[int, np.ndarray]], backend: OnnxBackend, batch
     return recording
 
 
-def cached_recording(video: Path, every: int = 1, model_path: str | None = None) -> Recording:
-    model = resolve_model("onnxruntime", model_path)
-    key = hashlib.sha256(f"{video.resolve()}|{video.stat().st_size}|{model}|{model.stat().st_size}|{every}"
-                         .encode()).hexdigest()[:16]
+def cached_recording(video: Path, every: int, settings: DetectSettings) -> Recording:
+    """The clip's recording with the settings' backend, precision and model (made once, then cached)."""
+    backend = load_backend(settings.backend, "cpu", settings.model_path, settings.input_size, FLOOR, 0.5,
+                           precision=settings.precision, int8_model_path=settings.int8_model_path)
+    model = resolve_model(settings.backend, settings.int8_model_path if backend.precision == "int8"
+                          else settings.model_path)
+    key = hashlib.sha256(f"{video.resolve()}|{video.stat().st_size}|{model}|{model.stat().st_size}|{every}|"
+                         f"{backend.name}|{backend.precision}".encode()).hexdigest()[:16]
     path = CACHE_DIR / f"{video.stem}-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    frames = record(((i, image) for i, _, image in read_frames(video, every)), OnnxBackend(model, 640, FLOOR, 0.5))
+    frames = record(((i, image) for i, _, image in read_frames(video, every)), backend)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(frames))
     return frames

@@ -93,6 +93,21 @@ def _cmd_detect_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_detect_quantize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.detect.backends import resolve_model
+    from services.detect.quantize import DEFAULT_INT8_PATH, calibration_inputs, quantize
+    from storesight.logs import setup_logging
+
+    setup_logging("detect-quantize")
+    model = resolve_model("openvino", args.model)
+    inputs = calibration_inputs([Path(v) for v in args.calibration], args.frames, args.input_size)
+    out = quantize(model, inputs, Path(args.out).expanduser() if args.out else DEFAULT_INT8_PATH)
+    print(f"INT8 model: {out} (calibrated on {len(inputs)} frames); set pipeline.detect.int8_model_path to it")
+    return 0
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=["openvino", "onnxruntime", "ultralytics"], help="override detect.backend")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="override detect.device")
@@ -119,3 +134,12 @@ def register(sub) -> None:
                              help="camera id; with --config, that camera's ignore_regions apply")
     _add_model_options(detect_file)
     detect_file.set_defaults(func=_cmd_detect_file)
+
+    quant = sub.add_parser("detect-quantize", help="make the INT8 person model (NNCF post-training quantization, "
+                           "calibrated on frames of the given videos) for precision: int8")
+    quant.add_argument("--calibration", nargs="+", required=True, help="video files to calibrate on")
+    quant.add_argument("--out", help="OpenVINO IR to write (default ~/.cache/storesight/detect-int8/best_fp16_int8.xml)")
+    quant.add_argument("--frames", type=int, default=300, help="calibration frames, spread over the videos")
+    quant.add_argument("--model", help="ONNX model to quantize (default: the shipped person detector)")
+    quant.add_argument("--input-size", type=int, default=640)
+    quant.set_defaults(func=_cmd_detect_quantize)

@@ -151,3 +151,15 @@ def test_asking_for_cuda_without_it_exits_2_naming_what_is_missing(tmp_path, bac
     assert done.returncode == 2, done.stderr[-2000:]
     assert missing in done.stderr and "detector unavailable" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_int8_and_bf16_are_errors_where_they_cannot_run():
+    from services.detect.backends import load_backend
+
+    shipped = str(resolve_model("openvino", None))
+    with pytest.raises(BackendUnavailable, match="int8_model_path is not set"):
+        load_backend("openvino", "cpu", None, 640, 0.35, 0.5, precision="int8")
+    with pytest.raises(BackendUnavailable, match="is not an INT8 model"):
+        load_backend("openvino", "cpu", None, 640, 0.35, 0.5, precision="int8", int8_model_path=shipped)
+    with pytest.raises(BackendUnavailable, match="needs backend openvino"):
+        load_backend("onnxruntime", "cpu", None, 640, 0.35, 0.5, precision="bf16")
