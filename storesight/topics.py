@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
+from storesight.config import KafkaSettings
+from storesight.kafka_clients import admin_client
 from storesight.v1 import alert_pb2, detections_pb2, frame_pb2, health_pb2, zone_stats_pb2
 
 log = logging.getLogger(__name__)
@@ -61,26 +63,26 @@ ALL_TOPICS: tuple[Topic, ...] = DATA_TOPICS + tuple(dlq_topic(t) for t in DATA_T
 BY_NAME: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
 
 
-def topic_ids(bootstrap: str, names: list[str]) -> dict[str, str]:
-    """Kafka's id of each topic (a new one when a topic is recreated or lives on another broker)."""
-    from kafka.admin import KafkaAdminClient
+def topic_ids(kafka: KafkaSettings | str, names: list[str]) -> dict[str, str]:
+    """Kafka's id of each topic (a new one when a topic is recreated or lives on another broker).
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="storesight-topic-ids", request_timeout_ms=15000)
+    ``kafka``: the pipeline's settings (address and security), or a plaintext ``host:port``."""
+    admin = admin_client(kafka, "storesight-topic-ids")
     try:
         return {t["name"]: str(t.get("topic_id") or "") for t in admin.describe_topics(names) if not t.get("error_code")}
     finally:
         admin.close()
 
 
-def ensure_topics(bootstrap: str, topics: tuple[Topic, ...] = ALL_TOPICS) -> dict[str, str]:
+def ensure_topics(kafka: KafkaSettings | str, topics: tuple[Topic, ...] = ALL_TOPICS) -> dict[str, str]:
     """Create missing topics and grow partitions where needed; return name -> what was done.
 
     Running it twice is safe: existing topics with enough partitions are left alone.
+    ``kafka``: the pipeline's settings (address and security), or a plaintext ``host:port``.
     """
-    from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
+    from kafka.admin import NewPartitions, NewTopic
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="storesight-topics",
-                             request_timeout_ms=15000)
+    admin = admin_client(kafka, "storesight-topics")
     try:
         existing = {t["name"]: len(t["partitions"]) for t in admin.describe_topics()
                     if not t.get("error_code")}

@@ -1,7 +1,9 @@
-"""Reading frames from a camera source outside the pipeline: sampling and a median background.
+"""Reading frames from a video file or camera source outside the Kafka pipeline.
 
-Shared by tools that need a picture of the scene without people (``storesight zones preview``,
-the synthetic clip generator) or a few frames from a clip. Frames stay in memory: nothing
+``every_nth_frame`` decodes a file in order (``storesight detect-file``, analyze, benchmarks);
+``frames_at`` and ``sample_frames`` pick frames by index; ``median_background`` and
+``reference_frame`` give a picture of the scene without people (``storesight zones preview``,
+the heatmap, the synthetic clip generator). Frames stay in memory: nothing
 here writes pixels anywhere.
 
 Example::
@@ -15,7 +17,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +75,7 @@ def video_info(path: str | Path) -> VideoInfo:
         capture.release()
 
 
-def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
+def frames_at(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
     """The frames at the given indices of a file, read in one forward pass (grab to skip)."""
     wanted = sorted(set(int(i) for i in indices))
     frames: dict[int, np.ndarray] = {}
@@ -97,12 +99,36 @@ def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarra
     return frames
 
 
+def every_nth_frame(path: str | Path, every: int = 1) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(index, seconds from start, BGR image) for every ``every``-th frame, decoded until the end.
+
+    Timestamps come from the frame index and the file's frame rate (header frame counts of
+    some formats are wrong, so the file is read until it ends).
+    """
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise FileNotFoundError(f"cannot open video {path}")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+    fps = fps if 0 < fps < 1000 else 25.0
+    index = 0
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                break
+            if index % every == 0:
+                yield index, index / fps, image
+            index += 1
+    finally:
+        capture.release()
+
+
 def sample_frames(path: str | Path, count: int = 25, first: int = 0, last: int | None = None) -> list[np.ndarray]:
     """``count`` evenly spaced frames of a file between frame ``first`` and ``last`` (inclusive)."""
     if last is None:
         last = max(video_info(path).frame_count - 1, first)
     indices = np.linspace(first, last, num=max(count, 1)).round().astype(int)
-    frames = read_frames(path, indices.tolist())
+    frames = frames_at(path, indices.tolist())
     return [frames[i] for i in sorted(frames)]
 
 
@@ -187,7 +213,7 @@ def reference_frame(source: str, samples: int = 40, at_s: float | None = None) -
     if at_s is not None:
         info = video_info(path)
         index = min(int(round(at_s * (info.fps or 1.0))), max(info.frame_count - 1, 0))
-        frames = read_frames(path, [index])
+        frames = frames_at(path, [index])
         if not frames:
             raise OSError(f"{path!r} has no frame at {at_s} s")
         return frames[index]

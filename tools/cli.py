@@ -76,9 +76,26 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 
 
 def _cmd_topics_ensure(args: argparse.Namespace) -> int:
+    import os
+
+    from storesight.config import KafkaSettings
+    from storesight.startup import StartupError, exit_on_startup_error
     from storesight.topics import ensure_topics
 
-    for name, what in ensure_topics(args.bootstrap).items():
+    try:
+        # --config brings pipeline.kafka's security (TLS, SASL from the environment) to the admin client.
+        kafka = load_config(args.config).pipeline.kafka if args.config else KafkaSettings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    if args.bootstrap:
+        os.environ.pop("KAFKA_BOOTSTRAP", None)  # an explicit --bootstrap wins over the environment
+        kafka = kafka.model_copy(update={"bootstrap": args.bootstrap})
+    try:
+        done = ensure_topics(kafka)
+    except StartupError as exc:
+        return exit_on_startup_error("topics", exc)
+    for name, what in done.items():
         print(f"{name}: {what}")
     return 0
 
@@ -90,12 +107,6 @@ def _cmd_topics_list(_args: argparse.Namespace) -> int:
         print(f"{t.name}\tpartitions={t.partitions}\tretention_ms={t.retention_ms}\t"
               f"max_message_bytes={t.max_message_bytes}\tkey={t.key}")
     return 0
-
-
-def default_bootstrap() -> str:
-    import os
-
-    return os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     topics = sub.add_parser("topics", help="create or list the project's topics")
     topics_sub = topics.add_subparsers(dest="action", required=True)
     ensure = topics_sub.add_parser("ensure", help="create missing topics (idempotent)")
-    ensure.add_argument("--bootstrap", default=default_bootstrap())
+    ensure.add_argument("--bootstrap", default=None,
+                        help="host:port (default: KAFKA_BOOTSTRAP, else the config's, else 127.0.0.1:9092)")
+    ensure.add_argument("--config", help="region config: pipeline.kafka's address and security")
     ensure.set_defaults(func=_cmd_topics_ensure)
     topics_sub.add_parser("list", help="print the topic registry").set_defaults(func=_cmd_topics_list)
 

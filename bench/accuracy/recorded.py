@@ -18,8 +18,8 @@ import numpy as np
 
 from services.detect.backends import load_backend, people_in_image, resolve_model
 from services.detect.letterbox import Letterbox
-from services.detect.pipeline import read_frames
 from storesight.config import DetectSettings
+from storesight.video import every_nth_frame
 
 FLOOR = 0.05
 CACHE_DIR = Path.home() / ".cache" / "storesight-bench"
@@ -58,7 +58,7 @@ def cached_recording(video: Path, every: int, settings: DetectSettings) -> Recor
     path = CACHE_DIR / f"{video.stem}-{key}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
-    frames = record(((i, image) for i, _, image in read_frames(video, every)), backend)
+    frames = record(((i, image) for i, _, image in every_nth_frame(video, every)), backend)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(frames))
     return frames

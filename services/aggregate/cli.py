@@ -16,9 +16,13 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from storesight.startup import StartupError, exit_on_startup_error
+
     runner = start_service("aggregate", port=args.port)
     try:
         run(config, runner, group=args.group, redis_prefix=args.redis_prefix)
+    except StartupError as exc:  # wrong Kafka/Redis credential, CA or protocol: exit 2, not a crash loop
+        return exit_on_startup_error("aggregate", exc)
     finally:
         runner.close()
     return 0
@@ -37,11 +41,10 @@ def _heatmap_counts(args, config, camera_id: str):
         feet = [tuple(p) for f in read_frames(args.detections, camera_id) if f.camera_id == camera_id
                 for p in f.feet]
         return accumulate(feet, grid)
-    import redis
-
     from services.aggregate.service import redis_url_from_env
+    from storesight.redis_client import connect_redis
 
-    client = redis.Redis.from_url(redis_url_from_env(config))
+    client = connect_redis(redis_url_from_env(config))
     stored = client.hgetall(f"{args.redis_prefix}heatmap:{camera_id}")
     client.close()
     windows = sorted(stored.items(), key=lambda kv: int(kv[0]))
@@ -64,7 +67,12 @@ def _cmd_heatmap(args: argparse.Namespace) -> int:
     except (ConfigError, KeyError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    counts = _heatmap_counts(args, config, camera.id)
+    from storesight.startup import StartupError, exit_on_startup_error
+
+    try:
+        counts = _heatmap_counts(args, config, camera.id)
+    except StartupError as exc:
+        return exit_on_startup_error("heatmap", exc)
     if counts is None:
         print(f"no heatmap windows stored for camera {camera.id!r} (is the aggregate service running?)",
               file=sys.stderr)

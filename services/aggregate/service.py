@@ -3,11 +3,17 @@
 A thin shell around ``core.Aggregator``. One aggregator per input partition number (detections
 and camera-health are both keyed by camera id with the same partition count, so partition p of
 each holds the same cameras). Exactly-once *state*: each aggregator's state is checkpointed to
-Redis in one SET together with the input offsets it reflects; on assignment the worker loads the
-checkpoint and seeks to those offsets, so after a SIGKILL the records since the checkpoint are
-replayed into the checkpointed state: every record counts once. Closed windows are produced and
-flushed, then checkpointed at once; only a crash between those two steps re-sends a window
-(same key and window, so a consumer that upserts by (store, zone, window_start) stays exact).
+Redis (versioned JSON, ``checkpoint.py``: data only, never code) together with the input offsets it
+reflects; on assignment the worker bumps the partition's generation, loads the checkpoint and seeks
+to those offsets, so after a SIGKILL the records since the checkpoint are replayed into the
+checkpointed state: every record counts once. A write is a compare-and-set on the generation, so a
+stale owner (a paused "zombie") can neither overwrite its successor's checkpoint nor, checked
+before each batch, publish windows from its stale state. Closed windows are produced and settled
+(each ZoneStats acknowledged by the broker, or after retries in its ``.dlq`` topic with the
+reason: storesight.bus.PendingSends), then checkpointed at once; only a crash between those two
+steps re-sends a window (same key and window, so a consumer that upserts by (store, zone,
+window_start) stays exact). An unreadable checkpoint (junk, a pickle) is discarded and the
+partition rebuilt from the earliest retained offsets.
 
 Why not faust: see the package README (faust's at-least-once table changelog replays records
 already in the table after a crash, and its hard-coded 1.5 s fetch wait sets the live latency).
@@ -18,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,12 +31,14 @@ from dataclasses import dataclass, field
 from kafka import ConsumerRebalanceListener
 from prometheus_client import Counter, Gauge
 
+from services.aggregate import checkpoint as checkpoints
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
 from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
-from storesight.bus import TypedConsumer, TypedProducer, bootstrap_from_env
+from storesight.bus import SendRetry, TypedConsumer, TypedProducer
 from storesight.config import Config
 from storesight.contracts import Detections
+from storesight.redis_client import connect_redis, redis_url
 from storesight.service import ServiceRunner
 from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, Topic, topic_ids
 
@@ -47,6 +54,19 @@ ENTRIES = Counter("storesight_zone_entries_total", "Line crossings towards the i
 EXITS = Counter("storesight_zone_exits_total", "Line crossings towards the outside", ["store", "line"])
 LATE = Counter("storesight_aggregate_late_records_total", "Records for already closed windows", ["store"])
 RECORDS = Counter("storesight_aggregate_records_total", "Detection and health records aggregated")
+DISCARDED = Counter("storesight_aggregate_checkpoints_discarded_total",
+                    "Checkpoints not restored, by reason (unreadable: junk, pickle, other format)", ["reason"])
+FENCED = Counter("storesight_aggregate_checkpoints_refused_total",
+                 "Checkpoint writes (or batches) refused because the partition has a newer owner (a zombie worker)")
+
+# Fenced checkpoint write: each assignment of a partition bumps its generation (INCR); a write
+# carries the writer's generation and is refused when a newer owner has bumped it since.
+_FENCED_SET = """
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+if current > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""
 # Opt-in sentiment (docs/privacy.md): tracks per label in the zone's last closed window, only for
 # k-anonymous groups; no sample at all when the window had none. Labels are the fixed sets of labels.py.
 ATTRIBUTE_TRACKS = {
@@ -63,7 +83,7 @@ ATTRIBUTE_TRACKS = {
 
 
 def redis_url_from_env(config: Config) -> str:
-    return os.environ.get("REDIS_URL", config.pipeline.redis_url)
+    return redis_url(config.pipeline.redis_url)
 
 
 @dataclass
@@ -75,14 +95,14 @@ class Task:
     exported_lines: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     exported_late: dict[str, int] = field(default_factory=dict)
     dirty: bool = False
+    generation: int = 0  # this worker's fencing token for the partition (bumped on assignment)
+    rebuild: bool = False  # the checkpoint was unreadable: replay the partition from its start
 
 
 class AggregateWorker:
     def __init__(self, config: Config, *, group: str = "storesight-aggregate", redis_prefix: str = "storesight:",
                  detections: Topic = DETECTIONS, health: Topic = CAMERA_HEALTH, stats: Topic = ZONE_STATS,
-                 client_id: str | None = None):
-        import redis
-
+                 client_id: str | None = None, send_retry: SendRetry | None = None):
         self.config = config
         self.settings = config.pipeline.aggregate
         self.group = group
@@ -90,12 +110,14 @@ class AggregateWorker:
         self.topics = (detections, health)
         self.stats_topic = stats
         self.client_id = client_id or f"aggregate-{os.getpid()}"
-        self.redis = redis.Redis.from_url(redis_url_from_env(config))
+        # REDIS_PASSWORD / rediss:// with a CA; a wrong password or CA is a StartupError (exit 2).
+        self.redis = connect_redis(redis_url_from_env(config))
         self.tasks: dict[int, Task] = {}
         # Checkpoints carry the ids of the topics they were made on: one made on a recreated topic
         # or another broker (same group name) has offsets and state that do not belong here.
-        self.topic_ids = topic_ids(bootstrap_from_env(config.pipeline.kafka), [t.name for t in self.topics])
+        self.topic_ids = topic_ids(config.pipeline.kafka, [t.name for t in self.topics])
         self.producer = TypedProducer(config.pipeline.kafka, f"{self.client_id}-stats")
+        self.sends = self.producer.batch(send_retry)  # closed windows, settled before each checkpoint
         # Counters of rare events exist at 0 from the start: "nothing happened yet" is 0 on the
         # dashboards, not "no data".
         for store in config.stores:
@@ -119,17 +141,28 @@ class AggregateWorker:
     def _checkpoint_key(self, partition: int) -> str:
         return f"{self.prefix}aggregate:checkpoint:{self.group}:{partition}"
 
+    def _generation_key(self, partition: int) -> str:
+        return f"{self.prefix}aggregate:generation:{self.group}:{partition}"
+
     def _load(self, partition: int) -> Task:
         blob = self.redis.get(self._checkpoint_key(partition))
         if blob is None:
             return Task(Aggregator(self.config))
-        # Our own Redis, our own pickle: the state is plain dataclasses and numpy arrays.
-        saved = pickle.loads(blob)
-        if saved.get("topic_ids", self.topic_ids) != self.topic_ids:
+        try:
+            saved = checkpoints.decode(blob)  # JSON data only: junk or a pickle never runs
+        except checkpoints.CheckpointError as exc:
+            # Junk, a pickle (from an older version, or planted), another format: discarded, and
+            # the partition's state rebuilt from the earliest retained inputs.
+            DISCARDED.labels("unreadable").inc()
+            log.warning("checkpoint unreadable: discarded, rebuilding the partition from the earliest "
+                        "retained offsets", extra={"partition": partition, "reason": str(exc), "bytes": len(blob)})
+            return Task(Aggregator(self.config), rebuild=True)
+        if saved.topic_ids != self.topic_ids:
+            DISCARDED.labels("other_topics").inc()
             log.warning("checkpoint was made on other topics (recreated, or another broker): discarded",
                         extra={"partition": partition})
             return Task(Aggregator(self.config))
-        state = saved["state"]
+        state = saved.state
         known = {camera.id for _, camera in self.config.cameras()}
         removed = sorted(set(state.cameras) - known)
         if removed:
@@ -139,46 +172,75 @@ class AggregateWorker:
                         extra={"partition": partition, "cameras": ",".join(removed)})
             for camera_id in removed:
                 del state.cameras[camera_id]
-        task = Task(Aggregator(self.config, state=state), offsets=dict(saved["offsets"]))
+        task = Task(Aggregator(self.config, state=state), offsets=dict(saved.offsets))
         task.exported_lines = {k: list(v) for k, v in task.aggregator.state.line_totals.items()}
         task.exported_late = dict(task.aggregator.state.late_total)
         return task
 
-    def checkpoint(self) -> None:
+    def checkpoint(self, commit: bool = True) -> None:
         pipe = self.redis.pipeline()
-        commits = {}
+        written = []
         for partition, task in self.tasks.items():
             if not task.dirty:
                 continue
-            blob = pickle.dumps({"state": task.aggregator.state, "offsets": task.offsets, "topic_ids": self.topic_ids},
-                                protocol=pickle.HIGHEST_PROTOCOL)
-            pipe.set(self._checkpoint_key(partition), blob)
-            commits.update(task.offsets)
+            blob = checkpoints.encode(task.aggregator.state, task.offsets, self.topic_ids, task.generation)
+            pipe.eval(_FENCED_SET, 2, self._checkpoint_key(partition), self._generation_key(partition), blob,
+                      task.generation)
+            written.append(partition)
             task.dirty = False
-        if commits:
-            pipe.execute()
+        commits = {}
+        for partition, ok in zip(written, pipe.execute() if written else [], strict=True):
+            if ok:
+                commits.update(self.tasks[partition].offsets)
+                continue
+            # A newer owner took the partition while we were paused (a zombie): our state is stale,
+            # so it is neither written nor committed, and we stop working on the partition.
+            self._fenced(partition, "checkpoint refused")
+        if commits and commit:
             # Kafka's committed offsets follow the checkpoint (for lag); the checkpoint is the truth.
             self.consumer.commit_offsets(commits)
         self._last_checkpoint = time.monotonic()
+
+    def _fenced(self, partition: int, what: str) -> None:
+        FENCED.inc()
+        log.warning(f"{what}: the partition has a newer owner; dropping it", extra={
+            "partition": partition, "generation": self.tasks[partition].generation})
+        del self.tasks[partition]
+
+    def _drop_fenced(self, partitions: list[int]) -> None:
+        """Before aggregating a batch: a worker that was away (paused, partitioned) while its
+        partitions moved must not publish windows from its stale state. One MGET per batch."""
+        generations = self.redis.mget([self._generation_key(p) for p in partitions])
+        for partition, current in zip(partitions, generations, strict=True):
+            if int(current or 0) > self.tasks[partition].generation:
+                self._fenced(partition, "batch not aggregated")
 
     def _on_assigned(self, assigned) -> None:
         for partition in sorted({tp.partition for tp in assigned}):
             if partition in self.tasks:
                 continue
+            # Bump the generation before reading the checkpoint: from now on an older owner's write
+            # is refused, so what we load is the last state anyone may write before us.
+            generation = int(self.redis.incr(self._generation_key(partition)))
             task = self._load(partition)
+            task.generation = generation
             self.tasks[partition] = task
             for topic in self.topics:
-                offset = task.offsets.get((topic.name, partition))
-                if offset is not None:
+                offset = 0 if task.rebuild else task.offsets.get((topic.name, partition))
+                if offset is not None:  # 0: the earliest retained offset (auto_offset_reset=earliest)
                     self.consumer.seek(topic.name, partition, offset)
             log.info("partition assigned", extra={"partition": partition, "restored": bool(task.offsets)})
         self.assigned = True
 
     def _on_revoked(self, revoked) -> None:
-        if self.consumer is not None and self.tasks:
-            self.checkpoint()
-        for partition in {tp.partition for tp in revoked}:
-            self.tasks.pop(partition, None)
+        try:
+            if self.consumer is not None and self.tasks:
+                # No Kafka commit here: kafka-python 3 cannot block inside a rebalance listener, and
+                # the Redis checkpoint is what the next owner resumes from (commits only show lag).
+                self.checkpoint(commit=False)
+        finally:
+            for partition in {tp.partition for tp in revoked}:
+                self.tasks.pop(partition, None)
 
     # ------------------------------------------------------------ main loop
 
@@ -198,6 +260,8 @@ class AggregateWorker:
     def step(self, timeout_ms: int = 200) -> int:
         """Poll once, aggregate, publish; return the number of records handled."""
         records = self.consumer.poll(timeout_ms=timeout_ms, max_records=5000)
+        if records:
+            self._drop_fenced(sorted({r.partition for r in records} & set(self.tasks)))
         per_task: dict[int, list] = defaultdict(list)
         for r in records:
             task = self.tasks.get(r.partition)
@@ -212,9 +276,10 @@ class AggregateWorker:
         touched: set[str] = set()
         for partition, recs in per_task.items():
             task = self.tasks[partition]
+            source = ",".join(f"{t}/{p}/{o - 1}" for (t, p), o in sorted(task.offsets.items()))
             for out in task.aggregator.process(recs):
                 closed = True
-                self._publish_closed(out)
+                self._publish_closed(out, source)
             touched.update(r.camera_id for r in recs)
         RECORDS.inc(len(records))
         now = time.monotonic()
@@ -224,15 +289,15 @@ class AggregateWorker:
         if per_task or touched is None:
             self._publish_live(touched)
         if closed:
-            self.producer.flush()
+            self.sends.settle()  # raises DeliveryFailed (no checkpoint, no commit) when even the DLQ failed
             self.checkpoint()
         elif now - self._last_checkpoint >= self.settings.checkpoint_interval_s:
             self.checkpoint()
         return len(records)
 
-    def _publish_closed(self, out) -> None:
+    def _publish_closed(self, out, source: str) -> None:
         if isinstance(out, WindowStats):
-            self.producer.send(self.stats_topic, f"{out.store_id}/{out.zone_id}", zone_stats_to_proto(out))
+            self.sends.send(self.stats_topic, f"{out.store_id}/{out.zone_id}", zone_stats_to_proto(out), source=source)
             if out.zone_kind != "line":
                 self._attribute_metrics(out)
         elif isinstance(out, HeatmapWindow):
@@ -320,7 +385,7 @@ class AggregateWorker:
     def close(self) -> None:
         if self.consumer is not None:
             if self.tasks:
-                self.producer.flush()
+                self.sends.settle()
                 self.checkpoint()
             self.consumer.close()
         self.producer.close()

@@ -26,6 +26,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     from services.alerts.service import run
     from storesight.config import ConfigError, load_config
     from storesight.service import start_service
+    from storesight.startup import StartupError, exit_on_startup_error
     from storesight.topics import ALERTS, CAMERA_HEALTH, ZONE_STATS
 
     runner = start_service("alerts")
@@ -44,6 +45,8 @@ def run_from_args(args: argparse.Namespace) -> int:
         run(config, replica_id=args.replica_id, runner=runner, group=args.group,
             zone_topic=topic(ZONE_STATS, args.zone_stats_topic), health_topic=topic(CAMERA_HEALTH, args.health_topic),
             alerts_topic=topic(ALERTS, args.alerts_topic), key_prefix=args.key_prefix)
+    except StartupError as exc:  # wrong Kafka/Redis credential, CA or protocol
+        return exit_on_startup_error("alerts", exc)
     except RuntimeError as exc:
         log.error("cannot start", extra={"reason": str(exc)})
         return 1

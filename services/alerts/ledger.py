@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import redis
 
 from services.alerts.incident import IncidentKey, IncidentState
+from storesight.redis_client import connect_redis
 
 RECORD_TTL_S = 30 * 24 * 3600
 
@@ -31,6 +32,20 @@ if current then
   if type(last) == 'number' and last > tonumber(ARGV[2]) then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
+
+
+# Per-recipient rate limit, atomic across replicas: drop sends older than an hour, then either
+# record this send (a member already there is a replay of one counted before: allowed) or refuse.
+# Sends later in event time count too (replicas and replays are not in event-time order).
+_RATE_TAKE = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 3600)
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
+if redis.call('ZCOUNT', KEYS[1], '(' .. (now - 3600), '+inf') >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('EXPIRE', KEYS[1], 7200)
 return 1
 """
 
@@ -52,7 +67,8 @@ class Ledger:
 
     @classmethod
     def from_url(cls, url: str, **kw) -> Ledger:
-        return cls(redis.Redis.from_url(url, decode_responses=True, socket_timeout=5), **kw)
+        """A checked client (REDIS_PASSWORD, rediss:// with a CA): a wrong credential is a StartupError."""
+        return cls(connect_redis(url, decode_responses=True, socket_timeout=5), **kw)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -130,15 +146,12 @@ class Ledger:
         return self.r.hgetall(self._k("tx", tx_id))
 
     # -- per-recipient rate limit (event time) ------------------------------------------
-    def rate_sent_at(self, recipient_key: str, now: float) -> list[float]:
-        key = self._k("rate", recipient_key)
-        self.r.zremrangebyscore(key, "-inf", now - 3600.0)
-        return [score for _, score in self.r.zrange(key, 0, -1, withscores=True)]
-
-    def rate_add(self, recipient_key: str, now: float, tx_delivery: str) -> None:
-        key = self._k("rate", recipient_key)
-        self.r.zadd(key, {tx_delivery: now})
-        self.r.expire(key, 7200)
+    def rate_take(self, recipient_key: str, now: float, per_hour: int, tx_delivery: str) -> bool:
+        """Count one send to this recipient at ``now`` unless ``per_hour`` were sent in the hour
+        before it; False = refused. One Lua script, so replicas racing on one recipient never
+        exceed the limit together (policy.rate_allows is the same rule on a list)."""
+        return bool(self.r.eval(_RATE_TAKE, 1, self._k("rate", recipient_key), repr(float(now)), per_hour,
+                                tx_delivery))
 
 
 def _results(fields: dict[str, str]) -> dict[str, dict]:

@@ -17,7 +17,7 @@ from prometheus_client import Counter, Histogram
 from services.alerts.channels import DeliveryError
 from services.alerts.ledger import Ledger
 from services.alerts.message import Notice, contact_hash, mask
-from services.alerts.policy import RetryPolicy, rate_allows
+from services.alerts.policy import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +78,11 @@ class Notifier:
         result = {"channel": target.channel, "recipient": mask(target.contact), "provider_id": "",
                   "error": "", "attempts": 0, "at": time.time()}
         rate_key = contact_hash(target.channel, target.contact)
-        if not rate_allows(self.ledger.rate_sent_at(rate_key, notice.at), notice.at, self.per_hour):
+        if not self.ledger.rate_take(rate_key, notice.at, self.per_hour, f"{tx_id}/{target.key}"):
             log.warning("recipient rate limit reached", extra={"channel": target.channel,
                                                                "recipient": mask(target.contact)})
             return {**result, "status": RATE_LIMITED, "error": f"more than {self.per_hour} per hour"}
         self.ledger.record_intent(tx_id, target.key)
-        self.ledger.rate_add(rate_key, notice.at, f"{tx_id}/{target.key}")
         sender = self.senders[target.channel]
         started = time.perf_counter()
         attempt = 0

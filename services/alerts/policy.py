@@ -34,5 +34,7 @@ def smtp_retryable(code: int | None) -> bool:
 
 
 def rate_allows(sent_at: list[float], now: float, per_hour: int) -> bool:
-    """True when fewer than ``per_hour`` messages went to this recipient in the hour before ``now``."""
-    return sum(1 for t in sent_at if now - 3600.0 < t <= now) < per_hour
+    """True when fewer than ``per_hour`` messages went to this recipient in the hour before ``now``
+    (or after it: replicas do not send in event-time order). Ledger.rate_take runs this rule
+    atomically in Redis."""
+    return sum(1 for t in sent_at if now - 3600.0 < t) < per_hour

@@ -3,7 +3,9 @@ audit trail on the alerts topic, rejected deliveries on the alerts DLQ, /ack/<in
 
 Each incident's inputs come from one Kafka key (a zone's stats, a camera's health), so in the
 consumer group one replica at a time owns an incident; the Redis ledger covers hand-overs and
-crashes. Per batch: evaluate -> send -> publish the audit events -> flush -> save states -> commit.
+crashes. Per batch: evaluate -> send -> publish the audit events -> settle (every event acknowledged
+by the broker, or after retries in ``<topic>.dlq`` with the reason; see storesight.bus.PendingSends)
+-> save states -> commit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from prometheus_client import Counter, Gauge
@@ -27,6 +30,9 @@ from services.alerts.schedule import mute_reason
 from storesight.config import Channel, Config, Rule, Store
 from storesight.contracts import AlertEvent, CameraHealth, Delivery, ZoneStats, to_timestamp
 from storesight.topics import ALERTS, BY_NAME, CAMERA_HEALTH, ZONE_STATS, Topic
+
+if TYPE_CHECKING:
+    from storesight.bus import SendRetry
 
 log = logging.getLogger(__name__)
 
@@ -222,13 +228,14 @@ def used_channels(config: Config) -> set[str]:
 
 def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_topic: Topic = ZONE_STATS,
         health_topic: Topic = CAMERA_HEALTH, alerts_topic: Topic = ALERTS, dlq_topic: Topic | None = None,
-        key_prefix: str = "storesight:alerts:", redis_url: str | None = None) -> None:
+        key_prefix: str = "storesight:alerts:", redis_url: str | None = None,
+        send_retry: SendRetry | None = None) -> None:
     """Consume until ``runner.stopping`` is set; ``runner`` is a storesight.service.ServiceRunner."""
     import redis
     from kafka.errors import CommitFailedError, KafkaError
 
     from services.alerts.channels import Secrets, build_senders
-    from storesight.bus import TypedConsumer, TypedProducer
+    from storesight.bus import TypedConsumer, TypedProducer, source_of
 
     secrets = Secrets.from_env()
     if not secrets.ack_secret:
@@ -248,8 +255,11 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
     except KafkaError:
         raise RuntimeError("Kafka unreachable; set KAFKA_BOOTSTRAP") from None
 
+    sends = producer.batch(send_retry)
+    source = [""]  # the input record being evaluated, for the DLQ source header
+
     def publish(topic: Topic, key: str, event: AlertEvent, headers) -> None:
-        producer.send(topic, key, event, headers)
+        sends.send(topic, key, event, headers, source=source[0])
 
     service = AlertsService(config, ledger, notifier, publish, secrets.ack_secret, alerts_topic,
                             dlq_topic or dataclasses.replace(BY_NAME[ALERTS.dlq], name=alerts_topic.dlq))
@@ -263,12 +273,13 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
         while not runner.stopping.is_set():
             records = consumer.poll(timeout_ms=200, max_records=100)
             for record in records:
+                source[0] = source_of(record)
                 if record.topic == zone_topic.name:
                     service.on_zone_stats(record.value)
                 else:
                     service.on_camera_health(record.value)
             if records:
-                producer.flush()
+                sends.settle()  # raises DeliveryFailed (nothing saved or committed) when even the DLQ failed
                 service.save_states()
                 try:
                     consumer.commit()

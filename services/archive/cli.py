@@ -43,9 +43,13 @@ def _cmd_archive(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print("\n".join([str(exc.source), *exc.problems]), file=sys.stderr)
         return EXIT_INPUT
+    from storesight.startup import StartupError, exit_on_startup_error
+
     runner = start_service("archive")
     try:
         return service.run(config, runner, schema_name=args.schema, group=args.group)
+    except StartupError as exc:  # wrong Kafka/PostgreSQL credential, CA or protocol
+        return exit_on_startup_error("archive", exc)
     finally:
         runner.close()
 

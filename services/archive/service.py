@@ -61,14 +61,15 @@ class Archive:
         self.url = url
         self.schema_name = schema_name
         self.max_records = max_records
-        self.conn = self._open()
+        self.conn = self._open(at_start=True)
         self.writer = ArchiveWriter(self.conn)
         self.consumer = TypedConsumer(config.pipeline.kafka, topics, group, client_id)
         self.db_problem: str | None = None
         self._known_stores = {s.id for s in config.stores}
 
-    def _open(self) -> psycopg.Connection:
-        conn = db.connect(self.url, self.schema_name)
+    def _open(self, at_start: bool = False) -> psycopg.Connection:
+        # At start a wrong password or CA is a StartupError (exit 2); later, outages are retried.
+        conn = (db.connect_at_start if at_start else db.connect)(self.url, self.schema_name)
         schema.migrate(conn)
         schema.sync_stores(conn, self.config)
         return conn

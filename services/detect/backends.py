@@ -28,6 +28,7 @@ import numpy as np
 
 from services.detect.letterbox import Letterbox, letterbox_batch
 from services.detect.postprocess import detect_people
+from storesight.startup import StartupError
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ SHIPPED_FILES = {"onnxruntime": "models/best_fp16.onnx", "openvino": "models/bes
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 
 
-class BackendUnavailable(RuntimeError):
-    """The configured backend cannot run as asked (missing package, device or CPU feature)."""
+class BackendUnavailable(StartupError):
+    """The configured backend cannot run as asked (missing package, device or CPU feature): exit 2 at start."""
 
 
 class Backend(Protocol):

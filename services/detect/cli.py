@@ -34,29 +34,18 @@ def with_env_overrides(config):
     return config.model_copy(update={"pipeline": config.pipeline.model_copy(update={"detect": detect})})
 
 
-EXIT_UNAVAILABLE = 2  # the configured detector cannot run here (as a bad config: fix it, do not restart)
-
-
-def _unavailable(error: Exception) -> int:
-    import logging
-
-    logging.getLogger("services.detect.cli").error("detector unavailable", extra={"error": str(error)})
-    print(f"detect: {error}", file=sys.stderr)
-    return EXIT_UNAVAILABLE
-
-
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from services.detect.backends import BackendUnavailable
     from services.detect.service import GROUP, run
     from storesight.config import load_config
     from storesight.service import start_service
+    from storesight.startup import StartupError, exit_on_startup_error
 
     config = with_env_overrides(load_config(args.config))
     runner = start_service("detect")
     try:
         run(config, runner, group=args.group or GROUP)
-    except BackendUnavailable as error:
-        return _unavailable(error)
+    except StartupError as exc:  # wrong Kafka credential, CA or protocol; a device the detector cannot get
+        return exit_on_startup_error("detect", exc)
     finally:
         runner.close()
     return 0
@@ -66,9 +55,9 @@ def _cmd_detect_file(args: argparse.Namespace) -> int:
     import datetime as dt
     import logging
 
-    from services.detect.backends import BackendUnavailable
     from services.detect.pipeline import EPOCH, Detector, detect_video
     from storesight.logs import setup_logging
+    from storesight.startup import StartupError, exit_on_startup_error
 
     setup_logging("detect-file")  # JSON logs on stderr; results on stdout or --out
     log = logging.getLogger("services.detect.cli")
@@ -76,8 +65,8 @@ def _cmd_detect_file(args: argparse.Namespace) -> int:
     settings, ignore = _settings(args)
     try:
         detector = Detector(settings, ignore_regions={args.camera: ignore})
-    except BackendUnavailable as error:
-        return _unavailable(error)
+    except StartupError as exc:
+        return exit_on_startup_error("detect-file", exc)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     frames = persons = 0
     try:

@@ -20,6 +20,7 @@ from services.detect.backends import Backend, load_backend
 from services.detect.regions import Polygon, drop_ignored
 from services.detect.tracker import CameraTrackers, TrackedPerson, TrackerSettings
 from storesight.config import DetectSettings
+from storesight.video import every_nth_frame
 
 FORMAT_VERSION = 1
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -128,32 +129,6 @@ def _person(p: TrackedPerson) -> PersonResult:
     return PersonResult(box, p.confidence, p.track_id, p.predicted)
 
 
-def read_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, float, np.ndarray]]:
-    """(index, seconds from start, BGR image) for every ``every``-th frame, decoded until the end.
-
-    Timestamps come from the frame index and the file's frame rate (header frame counts of
-    some formats are wrong, so the file is read until it ends).
-    """
-    import cv2
-
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise FileNotFoundError(f"cannot open video {path}")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
-    fps = fps if 0 < fps < 1000 else 25.0
-    index = 0
-    try:
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
-            if index % every == 0:
-                yield index, index / fps, image
-            index += 1
-    finally:
-        capture.release()
-
-
 def detect_video(path: str | Path, settings: DetectSettings, every: int = 1,
                  start_time: dt.datetime = EPOCH, camera_id: str = "file",
                  detector: Detector | None = None,
@@ -171,7 +146,7 @@ def detect_video(path: str | Path, settings: DetectSettings, every: int = 1,
                               persons, per_frame_ms, detector.model_name)
         pending.clear()
 
-    for item in read_frames(path, every):
+    for item in every_nth_frame(path, every):
         pending.append(item)
         if len(pending) >= settings.max_batch:
             yield from flush()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from services.detect.letterbox import letterbox_batch
-from services.detect.pipeline import read_frames
+from storesight.video import every_nth_frame as read_frames
 
 log = logging.getLogger(__name__)
 

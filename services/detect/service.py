@@ -2,14 +2,16 @@
 
 Loop: poll frames into the batch policy; when a batch is due, drop frames older than
 ``max_frame_age_s`` (counted), decode the JPEGs, detect + track, publish one ``Detections``
-per frame carrying the frame's capture time, flush, then commit the consumed offsets
-(at-least-once). Pixels never leave this process: only boxes and ids are published.
+per frame carrying the frame's capture time, wait until the broker acknowledged every one
+(a failed produce is retried, then its Detections goes to ``storesight.detections.dlq``: see
+``storesight.bus.PendingSends``), then commit the consumed offsets (at-least-once). Pixels never leave this process: only boxes and ids are published.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +20,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.detect.attributes.stage import AttributeStage
 from services.detect.batching import BatchPolicy, split_stale
 from services.detect.pipeline import Detector, PersonResult
-from storesight.bus import Record, TypedConsumer, TypedProducer
+from storesight.bus import Record, SendRetry, TypedConsumer, TypedProducer, source_of
 from storesight.config import Config, DetectSettings, KafkaSettings
 from storesight.contracts import Detections, Frame, seconds
 from storesight.service import ServiceRunner
@@ -53,7 +55,8 @@ class DetectLoop:
 
     def __init__(self, settings: DetectSettings, kafka: KafkaSettings, cameras: set[str] | None = None,
                  frames_topic: Topic = FRAMES, detections_topic: Topic = DETECTIONS, group: str = GROUP,
-                 detector: Detector | None = None, clock=time.time, attributes: AttributeStage | None = None):
+                 detector: Detector | None = None, clock=time.time, attributes: AttributeStage | None = None,
+                 send_retry: SendRetry | None = None):
         self.settings = settings
         # Opt-in sentiment/demographics: None unless a store and one of its cameras opted in.
         self.attributes = attributes if attributes is not None and attributes.enabled else None
@@ -61,6 +64,10 @@ class DetectLoop:
         self.detections_topic = detections_topic
         self.producer = TypedProducer(kafka, "detect")
         self.consumer = TypedConsumer(kafka, [frames_topic], group, "detect", dlq_producer=self.producer)
+        self.sends = self.producer.batch(send_retry)  # this batch's outputs, settled before the commit
+        # Track ids restart in every process: a random epoch per camera tracker instance makes
+        # (camera, epoch, track) unique across restarts and rebalances (Detections.tracker_epoch).
+        self.epochs: dict[str, str] = {}
         self.policy: BatchPolicy[Pending] = BatchPolicy(settings.max_batch, settings.max_wait_ms / 1000)
         self.cameras = cameras
         self.clock = clock
@@ -97,7 +104,7 @@ class DetectLoop:
             images.append(image)
         if frames:
             self._detect_and_publish(frames, images)
-        self.producer.flush()
+        self.sends.settle()  # every Detections acknowledged or in the DLQ; raises (no commit) otherwise
         self.consumer.commit_offsets(_next_offsets(batch))
         return len(frames)
 
@@ -108,20 +115,26 @@ class DetectLoop:
         INFERENCE_SECONDS.observe(spent)
         per_frame_ms = spent * 1000 / len(frames)
         messages = [detections_message(item.record.value, persons, self.detector.model_name, per_frame_ms,
-                                       image.shape[1], image.shape[0])
+                                       image.shape[1], image.shape[0], self._epoch(item.record.value.camera_id))
                     for item, image, persons in zip(frames, images, people, strict=True)]
         if self.attributes is not None:
             # Appends k-anonymous AttributeAggregate groups to the messages' `attributes`; nothing per person.
             self.attributes.process(list(zip(images, messages, strict=True)))
         for item, message in zip(frames, messages, strict=True):
             frame: Frame = item.record.value
-            self.producer.send(self.detections_topic, frame.camera_id, message)
+            self.sends.send(self.detections_topic, frame.camera_id, message, source=source_of(item.record))
             label = frame.camera_id if self.cameras is None or frame.camera_id in self.cameras else UNKNOWN_CAMERA
             FRAMES_TOTAL.labels(label).inc()
         now = self.clock()
         for item in frames:
             LAG_SECONDS.observe(max(0.0, now - item.capture_s))
         self.published += len(frames)
+
+    def _epoch(self, camera_id: str) -> str:
+        epoch = self.epochs.get(camera_id)
+        if epoch is None:
+            epoch = self.epochs[camera_id] = uuid.uuid4().hex[:16]
+        return epoch
 
     def close(self) -> None:
         self.consumer.close()
@@ -135,10 +148,11 @@ def decode_jpeg(data: bytes) -> np.ndarray | None:
 
 
 def detections_message(frame: Frame, persons: list[PersonResult], model: str, inference_ms: float,
-                       width: int, height: int) -> Detections:
+                       width: int, height: int, tracker_epoch: str = "") -> Detections:
     """The published contract: boxes, ids and foot points in 0..1, the frame's capture time; no pixels."""
     message = Detections(camera_id=frame.camera_id, store_id=frame.store_id, frame_seq=frame.seq,
-                         model=model, inference_ms=inference_ms, frame_width=width, frame_height=height)
+                         model=model, inference_ms=inference_ms, frame_width=width, frame_height=height,
+                         tracker_epoch=tracker_epoch)
     message.capture_time.CopyFrom(frame.capture_time)
     for p in persons:
         person = message.persons.add(confidence=p.confidence, track_id=p.track_id, predicted=p.predicted)

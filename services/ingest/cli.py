@@ -26,7 +26,12 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     if not 0 <= index < replicas:
         print(f"replica index {index} is outside 0..{replicas - 1}", file=sys.stderr)
         return 2
-    return run(config, index, replicas)
+    from storesight.startup import StartupError, exit_on_startup_error
+
+    try:
+        return run(config, index, replicas)
+    except StartupError as exc:  # wrong Kafka credential, CA or protocol
+        return exit_on_startup_error("ingest", exc)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

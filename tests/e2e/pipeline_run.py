@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import BY_NAME, DETECTIONS, FRAMES, ZONE_STATS
 from tools.stack import LocalStack
 from tools.stack import metric_value as m
@@ -74,7 +75,7 @@ def read_topics(bootstrap: str, names: Iterable[str], idle_s: float = 2.0) -> di
     broker reports them wrong for multi-record batches)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = KafkaConsumer(**client_kwargs(bootstrap, "storesight-test-reader"), group_id=None, enable_auto_commit=False,
                              auto_offset_reset="earliest", fetch_max_wait_ms=50,
                              max_partition_fetch_bytes=32 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
                              consumer_timeout_ms=int(idle_s * 1000))
@@ -93,7 +94,7 @@ def read_topics(bootstrap: str, names: Iterable[str], idle_s: float = 2.0) -> di
 def all_topics(bootstrap: str) -> set[str]:
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    consumer = KafkaConsumer(**client_kwargs(bootstrap, "storesight-test-reader"), group_id=None)
     try:
         return set(consumer.topics())
     finally:
@@ -115,7 +116,7 @@ def frames_retention(bootstrap: str) -> dict[str, str]:
     """The frames topic's configs as the broker reports them (all of them, not only modified ones)."""
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    admin = KafkaAdminClient(**client_kwargs(bootstrap, "storesight-test-admin"), request_timeout_ms=10000)
     try:
         reply = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, FRAMES.name)],
                                        config_filter="all")

@@ -25,6 +25,7 @@ from storesight.attributes import AttributeGroup
 from storesight.bus import TypedProducer
 from storesight.config import parse_config
 from storesight.contracts import CameraHealth, Detections, ZoneStats, to_timestamp
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import Topic, ensure_topics
 from tests.support.privacy import assert_no_leaks, check_aggregates, redis_values
 
@@ -82,7 +83,7 @@ def run_until(worker: AggregateWorker, done, timeout_s: float = 60) -> None:
 
 
 def read_raw(bootstrap: str, topic: str) -> list[bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = KafkaConsumer(**client_kwargs(bootstrap, "storesight-test-reader"), group_id=None, enable_auto_commit=False,
                              consumer_timeout_ms=500, fetch_max_wait_ms=10)
     consumer.assign([TopicPartition(topic, 0)])
     consumer.seek_to_beginning()

@@ -33,6 +33,7 @@ from storesight.broker import free_port
 from storesight.bus import TypedProducer
 from storesight.config import KafkaSettings, load_config
 from storesight.contracts import CameraHealth, Detections, ZoneStats, decode, to_timestamp
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, ensure_topics
 from tests.support.bus import send_detections
 from tests.support.servers import INTEL_CLIP, REPO
@@ -116,7 +117,7 @@ def start_worker(config_path: Path, redis_url: str, group: str, prefix: str, por
 
 
 def read_stats(bootstrap: str, want: int, timeout_s: float = 60.0) -> list[ZoneStats]:
-    consumer = KafkaConsumer(ZONE_STATS.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = KafkaConsumer(ZONE_STATS.name, **client_kwargs(bootstrap, "storesight-test-reader"), auto_offset_reset="earliest",
                              fetch_max_wait_ms=10, group_id=None, consumer_timeout_ms=500)
     got: list[ZoneStats] = []
     deadline = time.monotonic() + timeout_s
@@ -237,9 +238,9 @@ def test_window_stats_live_state_and_metrics(setup, redis_url):
 
 
 def _checkpointed_offsets(client, prefix: str, group: str) -> int:
-    import pickle
+    from services.aggregate.checkpoint import decode
 
-    return sum(sum(pickle.loads(client.get(k))["offsets"].values())
+    return sum(sum(decode(client.get(k)).offsets.values())
                for k in client.scan_iter(f"{prefix}aggregate:checkpoint:{group}:*"))
 
 
@@ -297,8 +298,7 @@ def test_sigkill_mid_window_restart_is_exact(setup, redis_url, tmp_path):
 
 def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(broker, redis_url, tmp_path):
     """A camera removed from the config after a checkpoint must not crash-loop the worker."""
-    import pickle
-
+    from services.aggregate.checkpoint import encode
     from services.aggregate.core import FrameRecord
     from services.aggregate.service import AggregateWorker
 
@@ -316,7 +316,7 @@ def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(bro
     worker = AggregateWorker(load_config(new_path), group="g-removed", redis_prefix=prefix)
     client = redis.Redis.from_url(redis_url)
     try:
-        client.set(worker._checkpoint_key(0), pickle.dumps({"state": before.state, "offsets": {}}))
+        client.set(worker._checkpoint_key(0), encode(before.state, {}, worker.topic_ids, generation=1))
         task = worker._load(0)
         assert set(task.aggregator.state.cameras) == {"cam-a"}
         worker.tasks[0] = task
@@ -330,8 +330,7 @@ def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(bro
 
 def test_checkpoint_made_on_other_topics_is_discarded(broker, redis_url, tmp_path):
     """Same group name, recreated topics (or another broker): old offsets would point past the end."""
-    import pickle
-
+    from services.aggregate.checkpoint import encode
     from services.aggregate.core import FrameRecord
     from services.aggregate.service import AggregateWorker
 
@@ -345,12 +344,10 @@ def test_checkpoint_made_on_other_topics_is_discarded(broker, redis_url, tmp_pat
     try:
         assert set(worker.topic_ids) == {DETECTIONS.name, CAMERA_HEALTH.name}
         stale = {name: "another-incarnation" for name in worker.topic_ids}
-        client.set(worker._checkpoint_key(0), pickle.dumps(
-            {"state": before.state, "offsets": {(DETECTIONS.name, 0): 500}, "topic_ids": stale}))
+        client.set(worker._checkpoint_key(0), encode(before.state, {(DETECTIONS.name, 0): 500}, stale, 1))
         task = worker._load(0)
         assert task.offsets == {} and not task.aggregator.state.cameras
-        client.set(worker._checkpoint_key(0), pickle.dumps(
-            {"state": before.state, "offsets": {(DETECTIONS.name, 0): 500}, "topic_ids": worker.topic_ids}))
+        client.set(worker._checkpoint_key(0), encode(before.state, {(DETECTIONS.name, 0): 500}, worker.topic_ids, 1))
         assert worker._load(0).offsets == {(DETECTIONS.name, 0): 500}
     finally:
         for key in client.scan_iter(f"{prefix}*"):

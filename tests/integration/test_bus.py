@@ -13,6 +13,7 @@ from kafka import KafkaConsumer
 
 from storesight.bus import DLQ_MESSAGES, DLQ_REASON_HEADER, TypedConsumer, TypedProducer
 from storesight.contracts import Frame, to_timestamp
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import ALL_TOPICS, FRAMES, Topic, ensure_topics
 from storesight.v1 import frame_pb2
 
@@ -138,7 +139,7 @@ def test_1000_malformed_messages_land_in_the_dlq_and_the_consumer_keeps_going(ka
     assert consumer.dead_lettered == 1000
     assert DLQ_MESSAGES.labels(FRAMES.name)._value.get() - before == 1000
 
-    dlq = KafkaConsumer(FRAMES.dlq, bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest",
+    dlq = KafkaConsumer(FRAMES.dlq, **client_kwargs(settings.bootstrap, "storesight-test-reader"), auto_offset_reset="earliest",
                         consumer_timeout_ms=3000, fetch_max_wait_ms=10)
     reasons = [dict(m.headers)[DLQ_REASON_HEADER].decode() for m in dlq]
     dlq.close()
@@ -154,7 +155,7 @@ def test_topics_ensure_twice_gives_the_same_topics(fresh_broker):
     assert set(second.values()) == {"exists"}
     from kafka.admin import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=fresh_broker.bootstrap)
+    admin = KafkaAdminClient(**client_kwargs(fresh_broker.bootstrap, "storesight-test-admin"))
     try:
         partitions = {t["name"]: len(t["partitions"]) for t in admin.describe_topics([t.name for t in ALL_TOPICS])}
     finally:

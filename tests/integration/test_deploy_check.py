@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from deploy import check
 
@@ -59,6 +60,13 @@ K8S_MISTAKES = [
                  "pods lack label app.kubernetes.io/part-of=storesight", id="unscrapable-pods"),
     pytest.param("base/kustomization.yaml", "  - archive.yaml\n", "  - archive.yml\n", "kustomize failed",
                  id="broken-kustomization"),
+    pytest.param("components/strimzi/users.yaml", "      - Describe\n      - Write", "      - Describe\n      - Read",
+                 "storesight.frames (pictures of shoppers) readable by ['storesight-detect', 'storesight-ingest']",
+                 id="ingest-reads-frames"),
+    pytest.param("components/strimzi/kafka.yaml", "tls: true", "tls: false",
+                 "listener tls must use TLS and authentication", id="plaintext-listener"),
+    pytest.param("components/strimzi/users.yaml", "name: storesight-archive\n        patternType: literal",
+                 "name: storesight-\n        patternType: prefix", "is more than archive uses", id="prefix-group-acl"),
 ]
 
 
@@ -124,3 +132,20 @@ def test_alert_expressions_become_their_bool_signal():
     assert check.as_bool_comparisons('sum(rate(x{status!="sent", a=~"b>c"}[5m])) > 0 and y <= 2') == \
         'sum(rate(x{status!="sent", a=~"b>c"}[5m])) > bool 0 and y <= bool 2'
     assert check.as_bool_comparisons("a > bool 1") == "a > bool 1"
+
+
+def test_rendered_acls_let_only_detect_read_frames():
+    """From the rendered KafkaUsers (the strimzi component in each overlay): the frames topic has
+    one reader, detect; every other service's user can neither read it nor join detect's group."""
+    from storesight.access import SERVICES
+    from storesight.topics import DETECTIONS, FRAMES
+
+    for overlay in check.overlays(DEPLOY / "k8s"):
+        docs = [d for d in yaml.safe_load_all(check.render(overlay, [DEPLOY / "k8s/components/strimzi"])) if d]
+        users = {d["metadata"]["name"] for d in docs if d.get("kind") == "KafkaUser"}
+        assert users == {s.user for s in SERVICES}
+        assert check.acl_grants(docs, "Read", "topic", FRAMES.name) == {"storesight-detect"}
+        assert check.acl_grants(docs, "Read", "group", "storesight-detect") == {"storesight-detect"}
+        assert check.acl_grants(docs, "Write", "topic", FRAMES.name) == {"storesight-ingest"}
+        assert check.acl_grants(docs, "Read", "topic", DETECTIONS.name) == {"storesight-aggregate"}
+        assert check.kafka_access_problems(docs) == []

@@ -26,6 +26,7 @@ from prometheus_client import generate_latest
 from storesight.bus import TypedProducer
 from storesight.config import parse_config
 from storesight.contracts import Frame, to_timestamp
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import Topic, ensure_topics
 from storesight.v1 import detections_pb2, frame_pb2, health_pb2, zone_stats_pb2
 from tests.support.privacy import assert_no_leaks, check_aggregates, find_leaks, redis_values
@@ -85,7 +86,7 @@ def frames_for(n_shoppers: int, portrait: bytes, black: bytes) -> list[Frame]:
 
 def raw_values(bootstrap: str, topic: str, want: int, timeout_s: float = 30) -> list[bytes]:
     """The raw bytes of a one-partition topic, read from the start without a consumer group."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+    consumer = KafkaConsumer(**client_kwargs(bootstrap, "storesight-test-reader"), group_id=None, enable_auto_commit=False,
                              consumer_timeout_ms=300, fetch_max_wait_ms=10)
     consumer.assign([TopicPartition(topic, 0)])
     consumer.seek_to_beginning()

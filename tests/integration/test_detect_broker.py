@@ -14,12 +14,13 @@ from prometheus_client import REGISTRY
 
 from bench.accuracy.groundtruth import intel_visits
 from services.detect.backends import cpu_float_precision
-from services.detect.pipeline import read_frames
 from services.detect.service import DetectLoop
 from storesight.bus import TypedProducer
 from storesight.config import DetectSettings
 from storesight.contracts import Detections, Frame, from_timestamp, to_timestamp
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import Topic, ensure_topics
+from storesight.video import every_nth_frame
 from tests.support import servers
 
 pytestmark = pytest.mark.slow
@@ -52,10 +53,10 @@ def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     # Backpressure: frames captured an hour ago are dropped and counted, never detected.
     stale_before = dropped_stale()
     for seq in range(3):
-        image = next(read_frames(intel_clip))[2]
+        image = next(every_nth_frame(intel_clip))[2]
         producer.send(frames_topic, camera, frame_message(camera, seq, start - dt.timedelta(hours=1), image))
     sent: dict[int, dt.datetime] = {}
-    for index, t, image in read_frames(intel_clip, every=EVERY):
+    for index, t, image in every_nth_frame(intel_clip, every=EVERY):
         if index > LAST_FRAME:
             break
         if index < FIRST_FRAME:
@@ -79,7 +80,7 @@ def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     assert loop.dropped == 3
     assert dropped_stale() - stale_before == 3
 
-    out = KafkaConsumer(detections_topic.name, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+    out = KafkaConsumer(detections_topic.name, **client_kwargs(broker.bootstrap, "storesight-test-reader"), auto_offset_reset="earliest",
                         consumer_timeout_ms=20000)
     received: dict[int, Detections] = {}
     keys = set()
@@ -138,7 +139,7 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
         "stores:\n- id: s1\n  timezone: UTC\n  cameras:\n  - id: cam-1\n    source: x.mp4\n")
     producer = TypedProducer(KafkaSettings(bootstrap=fresh_broker.bootstrap), "test-ingest")
     now = dt.datetime.now(dt.UTC)
-    frames = [image for _, _, image in read_frames(intel_clip, every=100)][:3]
+    frames = [image for _, _, image in every_nth_frame(intel_clip, every=100)][:3]
     for seq, image in enumerate(frames):
         producer.send(FRAMES, "cam-1", frame_message("cam-1", seq, now + dt.timedelta(seconds=seq), image))
     producer.flush()
@@ -150,7 +151,7 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
     proc = subprocess.Popen([sys.executable, "-m", "services.detect", "--config", str(config)],
                             cwd=servers.REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        out = KafkaConsumer(DETECTIONS.name, bootstrap_servers=fresh_broker.bootstrap,
+        out = KafkaConsumer(DETECTIONS.name, **client_kwargs(fresh_broker.bootstrap, "storesight-test-reader"),
                             auto_offset_reset="earliest", consumer_timeout_ms=60000)
         got = []
         for m in out:
@@ -180,7 +181,7 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
     log_text = proc.stdout.read().decode()
     assert "best_fp16.onnx" in log_text  # the log names the model used
     assert '"provider": "openvino' in log_text  # ... and what runs it
-    admin = KafkaAdminClient(bootstrap_servers=fresh_broker.bootstrap)
+    admin = KafkaAdminClient(**client_kwargs(fresh_broker.bootstrap, "storesight-test-admin"))
     committed = admin.list_group_offsets("storesight-detect")["storesight-detect"]
     admin.close()
     assert sum(o.offset for tp, o in committed.items() if tp.topic == FRAMES.name) == 3

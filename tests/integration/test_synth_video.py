@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from storesight.video import read_frames, video_info
+from storesight.video import frames_at, video_info
 from tools import cli
 from tools.synth import people
 from tools.synth.render import generate, store_background
@@ -27,7 +27,7 @@ def packaged_clip(tmp_path_factory):
 
 def _check_pixels_follow_truth(out, background: np.ndarray, frame_indices: list[int]) -> int:
     records = [json.loads(line) for line in (out / "truth.jsonl").read_text().splitlines()]
-    frames = read_frames(out / "clip.mp4", frame_indices)
+    frames = frames_at(out / "clip.mp4", frame_indices)
     height, width = background.shape[:2]
     checked = 0
     for index in frame_indices:
@@ -144,7 +144,7 @@ def _detector_scores(detector, out, frame_indices: list[int]) -> tuple[int, int,
     """Detect people in clip frames; match them to the clearly visible truth boxes (IoU >= 0.5)."""
     confidence = detector.settings.confidence
     records = [json.loads(line) for line in (out / "truth.jsonl").read_text().splitlines()]
-    frames = read_frames(out / "clip.mp4", frame_indices)
+    frames = frames_at(out / "clip.mp4", frame_indices)
     found_count, missed, ious = 0, 0, []
     for index in frame_indices:
         height, width = frames[index].shape[:2]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from services.detect.backends import OnnxBackend, OpenVinoBackend, resolve_model
-from services.detect.pipeline import read_frames
+from storesight.video import every_nth_frame
 from services.detect.postprocess import iou_matrix
 
 REQUIRED = os.environ.get("STORESIGHT_REQUIRE_ULTRALYTICS") == "1"
@@ -54,7 +54,7 @@ def _matched(a: np.ndarray, b: np.ndarray) -> None:
 
 
 def test_ultralytics_on_cpu_finds_the_same_people_as_openvino_and_onnxruntime(ultralytics_backend, intel_clip):
-    frames = [image for index, _, image in read_frames(intel_clip, every=50)][:24]
+    frames = [image for _, _, image in every_nth_frame(intel_clip, every=50)][:24]
     model = resolve_model("openvino", None)
     references = {"openvino": OpenVinoBackend(model, 640, 0.25, 0.5, precision="fp32"),
                   "onnxruntime": OnnxBackend(model, 640, 0.25, 0.5)}

@@ -130,3 +130,24 @@ def test_overlay_config_is_a_valid_region(overlay):
     assert kustomization["namespace"] == f"storesight-{overlay.name}"
     shards = {r["name"]: r["count"] for r in kustomization.get("replicas", [])}
     assert shards.get("storesight-ingest", 1) == config.pipeline.ingest.replicas
+
+
+def test_strimzi_users_and_kustomization_regenerate_to_the_committed_files():
+    for path, text in strimzi.generated().items():
+        assert path.read_text() == text, f"regenerate: python -m deploy.strimzi ({path.name})"
+
+
+def test_access_table_names_the_groups_the_services_use():
+    import inspect
+
+    from services.aggregate.service import AggregateWorker
+    from services.alerts.service import GROUP as ALERTS_GROUP
+    from services.archive.service import GROUP as ARCHIVE_GROUP
+    from services.detect.service import GROUP as DETECT_GROUP
+    from storesight.access import ACCESS
+
+    assert ACCESS["detect"].group == DETECT_GROUP
+    assert ACCESS["alerts"].group == ALERTS_GROUP
+    assert ACCESS["archive"].group == ARCHIVE_GROUP
+    assert ACCESS["aggregate"].group == inspect.signature(AggregateWorker).parameters["group"].default
+    assert ACCESS["ingest"].group is None and not ACCESS["ingest"].reads

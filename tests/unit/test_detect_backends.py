@@ -149,7 +149,7 @@ def test_asking_for_cuda_without_it_exits_2_naming_what_is_missing(tmp_path, bac
         pytest.skip("this machine has CUDA: the cuda start would succeed")
     done = _detect_exit(tmp_path, backend, "cuda")
     assert done.returncode == 2, done.stderr[-2000:]
-    assert missing in done.stderr and "detector unavailable" in done.stderr
+    assert missing in done.stderr and "storesight detect: cannot start:" in done.stderr
     assert "Traceback" not in done.stderr
 
 

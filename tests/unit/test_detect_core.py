@@ -110,11 +110,12 @@ def test_detections_message_carries_capture_time_and_boxes_never_pixels():
     frame = Frame(camera_id="cam-1", store_id="s1", seq=42, capture_time=to_timestamp(when),
                   width=768, height=432, jpeg=b"\xff" * 50_000)
     persons = [PersonResult((0.1, 0.2, 0.3, 0.9), 0.8, 7), PersonResult((0.5, 0.2, 0.6, 0.8), 0.6, 3, True)]
-    message = detections_message(frame, persons, "best_fp16.onnx", 12.5, 768, 432)
+    message = detections_message(frame, persons, "best_fp16.onnx", 12.5, 768, 432, tracker_epoch="3f2a9c")
     data = message.SerializeToString()
     assert len(data) < 200  # the 50 kB JPEG is not in it
     back = decode(detections_pb2.Detections, data)
     assert (back.camera_id, back.store_id, back.frame_seq, back.model) == ("cam-1", "s1", 42, "best_fp16.onnx")
+    assert back.tracker_epoch == "3f2a9c"  # track ids are named by (camera, epoch, id) downstream
     assert back.capture_time == frame.capture_time
     first, second = back.persons
     assert first.track_id == 7 and not first.predicted and second.predicted

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from storesight.video import median_background, read_frames
+from storesight.video import frames_at, median_background
 
 REPO = Path(__file__).resolve().parents[2]
 INTEL_DIR = REPO.parent / "shared" / "data" / "intel-one-by-one"
@@ -105,7 +105,7 @@ def intel_background(directory: Path = INTEL_DIR, samples: int = 40) -> np.ndarr
     """Median of frames labelled empty: the Intel scene without anyone in it."""
     empty = [int(r["frame"]) for r in _read_csv(directory / "frame_counts.csv") if r["persons"] == "0"]
     picks = [empty[i] for i in np.linspace(0, len(empty) - 1, num=min(samples, len(empty))).astype(int)]
-    frames = read_frames(directory / "one-by-one-person-detection.mp4", picks)
+    frames = frames_at(directory / "one-by-one-person-detection.mp4", picks)
     return median_background(list(frames.values()))
 
 
@@ -124,7 +124,7 @@ def intel_sprites(directory: Path = INTEL_DIR, poses: tuple[float, ...] = (0.4, 
             index = round(first + pose * (last - first))
             if counts.get(index) == 1:
                 wanted[index] = f"intel visit {visit['visit']} frame {index}"
-    frames = read_frames(directory / "one-by-one-person-detection.mp4", wanted)
+    frames = frames_at(directory / "one-by-one-person-detection.mp4", wanted)
     sprites = []
     for index, frame in sorted(frames.items()):
         mask = person_mask(frame, background)

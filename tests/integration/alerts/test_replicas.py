@@ -23,6 +23,7 @@ from storesight.broker import free_port
 from storesight.bus import TypedProducer
 from storesight.config import parse_config
 from storesight.contracts import AlertEvent, CameraHealth, Delivery, ZoneStats
+from storesight.kafka_clients import client_kwargs
 from storesight.service import ServiceRunner
 from storesight.topics import Topic, ensure_topics
 from tests.integration.alerts.conftest import PHONE, SECRET_ENV, T0, config_dict, rule, store, zone_stats
@@ -61,7 +62,7 @@ def produce_windows(kafka_settings, topic: Topic, store_ids: list[str], values: 
 
 
 def read_events(bootstrap: str, topic: Topic, want_firing: int, timeout_s: float = 30) -> list[AlertEvent]:
-    consumer = KafkaConsumer(topic.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+    consumer = KafkaConsumer(topic.name, **client_kwargs(bootstrap, "storesight-test-reader"), auto_offset_reset="earliest",
                              group_id=None, consumer_timeout_ms=500, fetch_max_wait_ms=10)
     events: list[AlertEvent] = []
     deadline = time.monotonic() + timeout_s

@@ -15,6 +15,7 @@ from services.ingest.service import IngestService
 from storesight.bus import TypedProducer
 from storesight.config import Config, KafkaSettings, parse_config
 from storesight.contracts import CameraHealth, Frame
+from storesight.kafka_clients import client_kwargs
 from storesight.topics import Topic, ensure_topics
 from storesight.v1 import frame_pb2, health_pb2
 
@@ -50,7 +51,7 @@ class Collector:
     def __post_init__(self):
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, fetch_max_wait_ms=10,
+        self._consumer = KafkaConsumer(**client_kwargs(self.bootstrap, "storesight-test-reader"), fetch_max_wait_ms=10,
                                        auto_offset_reset="earliest", enable_auto_commit=False,
                                        max_partition_fetch_bytes=16 << 20, fetch_max_bytes=16 << 20)
         self._consumer.assign([TopicPartition(t.name, p) for t in (self.frames_topic, self.health_topic)
