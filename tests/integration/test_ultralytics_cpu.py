@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from services.detect.backends import OnnxBackend, OpenVinoBackend, resolve_model
-from storesight.video import every_nth_frame
 from services.detect.postprocess import iou_matrix
+from storesight.video import every_nth_frame
 
 REQUIRED = os.environ.get("STORESIGHT_REQUIRE_ULTRALYTICS") == "1"
 MIN_IOU, SCORE_TOL, SURE = 0.9, 0.05, 0.5
