@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from services.detect.letterbox import letterbox_batch
-from storesight.video import every_nth_frame as read_frames
+from storesight.video import every_nth_frame
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def calibration_inputs(videos: list[Path], count: int, size: int) -> list[np.nda
         total += max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
         capture.release()
     every = max(1, total // max(1, count))
-    inputs = [letterbox_batch([image], size)[0] for video in videos for _, _, image in read_frames(video, every)]
+    inputs = [letterbox_batch([image], size)[0] for video in videos for _, _, image in every_nth_frame(video, every)]
     if not inputs:
         raise ValueError(f"no calibration frames could be read from {', '.join(map(str, videos))}")
     return inputs[:count]
