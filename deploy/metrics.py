@@ -26,6 +26,10 @@ METRICS: dict[str, str] = {
     "storesight_detect_batch_size": HISTOGRAM,
     "storesight_detect_inference_seconds": HISTOGRAM,
     "storesight_detect_lag_seconds": HISTOGRAM,
+    "storesight_detect_frames_skipped_total": COUNTER,
+    "storesight_detect_effective_fps": GAUGE,
+    "storesight_detect_effective_fps_floor": GAUGE,
+    "storesight_detect_frame_gaps_total": COUNTER,
     "storesight_detect_backend_info": GAUGE,
     # aggregate
     "storesight_zone_occupancy": GAUGE,
@@ -37,6 +41,14 @@ METRICS: dict[str, str] = {
     "storesight_camera_up": GAUGE,
     "storesight_aggregate_late_records_total": COUNTER,
     "storesight_aggregate_records_total": COUNTER,
+    # aggregate, the store as a whole (stores with entrances)
+    "storesight_store_occupancy": GAUGE,
+    "storesight_store_footfall_total": COUNTER,
+    "storesight_store_footfall_today": GAUGE,
+    "storesight_store_occupancy_clamped_total": COUNTER,
+    "storesight_store_occupancy_drift_total": COUNTER,
+    "storesight_store_staff": GAUGE,
+    "storesight_store_staff_tracks_total": COUNTER,
     # aggregate, opt-in sentiment (docs/privacy.md): labels from storesight/attributes.py
     "storesight_zone_expression_tracks": GAUGE,
     "storesight_zone_age_band_tracks": GAUGE,
@@ -65,7 +77,7 @@ OPT_IN: frozenset[str] = frozenset({
 SERVICE_PREFIXES: dict[str, tuple[str, ...]] = {
     "ingest": ("storesight_ingest_",),
     "detect": ("storesight_detect_",),
-    "aggregate": ("storesight_zone_", "storesight_camera_up", "storesight_aggregate_"),
+    "aggregate": ("storesight_zone_", "storesight_camera_up", "storesight_aggregate_", "storesight_store_"),
     "alerts": ("storesight_alerts_",),
 }
 

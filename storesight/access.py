@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storesight.topics import ALERTS, BY_NAME, CAMERA_HEALTH, DETECTIONS, FRAMES, ZONE_STATS, Topic
+from storesight.topics import (
+    ALERTS,
+    BY_NAME,
+    CAMERA_HEALTH,
+    DETECTIONS,
+    FRAMES,
+    STORE_STATS,
+    ZONE_STATS,
+    Topic,
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +46,11 @@ class ServiceAccess:
 SERVICES: tuple[ServiceAccess, ...] = (
     ServiceAccess("ingest", writes=(FRAMES, CAMERA_HEALTH)),
     ServiceAccess("detect", reads=(FRAMES,), writes=(DETECTIONS,), group="storesight-detect"),
-    ServiceAccess("aggregate", reads=(DETECTIONS, CAMERA_HEALTH), writes=(ZONE_STATS,), group="storesight-aggregate"),
-    ServiceAccess("alerts", reads=(ZONE_STATS, CAMERA_HEALTH), writes=(ALERTS,), group="storesight-alerts"),
-    ServiceAccess("archive", reads=(ZONE_STATS, ALERTS), group="storesight-archive"),
+    ServiceAccess("aggregate", reads=(DETECTIONS, CAMERA_HEALTH), writes=(ZONE_STATS, STORE_STATS),
+                  group="storesight-aggregate"),
+    ServiceAccess("alerts", reads=(ZONE_STATS, CAMERA_HEALTH, STORE_STATS), writes=(ALERTS,), group="storesight-alerts"),
+    ServiceAccess("archive", reads=(ZONE_STATS, ALERTS, STORE_STATS), group="storesight-archive"),
+    # The console shows open incidents (reads the whole topic at each start, never commits).
+    ServiceAccess("console", reads=(ALERTS,), group="storesight-console"),
 )
 ACCESS: dict[str, ServiceAccess] = {s.name: s for s in SERVICES}

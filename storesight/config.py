@@ -100,6 +100,18 @@ class ZoneKind(StrEnum):
     area = "area"
 
 
+def _check_polygon(polygon: list[NormPoint]) -> list[NormPoint]:
+    if len(polygon) < 3:
+        raise ValueError("needs at least 3 points")
+    area2 = sum(
+        x0 * y1 - x1 * y0
+        for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1], strict=True)
+    )
+    if abs(area2) < 1e-9:
+        raise ValueError("has no area (its points are on one line)")
+    return polygon
+
+
 class Zone(Strict):
     id: Id
     kind: ZoneKind
@@ -107,19 +119,40 @@ class Zone(Strict):
     capacity: int | None = Field(None, ge=1)
     # Queue zones: the till the queue leads to (a zone id on the same camera), used for service rate.
     serves: Id | None = None
+    # Behind the tills, stockroom doors: where staff are (see the store's staff_share).
+    staff_only: bool = False
 
     @field_validator("polygon")
     @classmethod
     def _polygon_shape(cls, polygon: list[NormPoint]) -> list[NormPoint]:
-        if len(polygon) < 3:
-            raise ValueError("needs at least 3 points")
-        area2 = sum(
-            x0 * y1 - x1 * y0
-            for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1], strict=True)
-        )
-        if abs(area2) < 1e-9:
-            raise ValueError("has no area (its points are on one line)")
-        return polygon
+        return _check_polygon(polygon)
+
+
+class ZonePart(Strict):
+    """One camera's view of a multi-camera zone: a polygon in that camera's image."""
+
+    camera: Id
+    polygon: list[NormPoint]
+
+    @field_validator("polygon")
+    @classmethod
+    def _polygon_shape(cls, polygon: list[NormPoint]) -> list[NormPoint]:
+        return _check_polygon(polygon)
+
+
+class MultiCameraZone(Strict):
+    """A zone of the store made of (camera, polygon) parts: one area several cameras watch.
+
+    Persons are counted once: foot points inside the parts are projected to the floor plan (each
+    part's camera needs a ``floor`` calibration when there are two or more parts) and points of
+    different cameras closer than the store's ``merge_distance_m`` are one person. Parts that do not
+    overlap simply add up.
+    """
+
+    id: Id
+    kind: ZoneKind = ZoneKind.area
+    parts: list[ZonePart] = Field(min_length=1)
+    capacity: int | None = Field(None, ge=1)
 
 
 class Line(Strict):
@@ -144,6 +177,31 @@ class Line(Strict):
         return self
 
 
+class FloorCalibration(Strict):
+    """Where a camera's image lies on the store's floor plan: 4+ point pairs, marked by the installer.
+
+    ``image``: normalised image points; ``floor``: the same points on the floor plan, in metres. They
+    must give a homography (4 of them with no 3 on one line, more pairs agreeing to 0.25 m).
+    """
+
+    image: list[NormPoint]
+    floor: list[tuple[float, float]]
+
+    @model_validator(mode="after")
+    def _fits(self) -> FloorCalibration:
+        from storesight.floorplane import fit_homography
+
+        fit_homography(self.image, self.floor)  # raises ValueError with the reason
+        return self
+
+
+class FloorPlan(Strict):
+    """The store's floor plan: an image whose top-left pixel is floor point (0, 0) m, and its scale."""
+
+    image: str = Field(min_length=1, description="PNG/JPEG path (relative paths: to the config file)")
+    metres_per_pixel: float = Field(gt=0)
+
+
 class Camera(Strict):
     id: Id
     # file path, file://, rtsp://, http(s):// (MJPEG), dir:// (image folder) or device://N
@@ -160,6 +218,8 @@ class Camera(Strict):
     start_time: dt.datetime | None = None
     zones: list[Zone] = Field(default_factory=list)
     lines: list[Line] = Field(default_factory=list)
+    # Image -> floor plan (metres): foot points of all cameras on one plane (see storesight.floorplane).
+    floor: FloorCalibration | None = None
     # Detect: drop detections whose foot point is inside one of these polygons (a poster, a
     # mannequin, a figure that never moves); find them with `storesight detect-file`.
     ignore_regions: list[list[NormPoint]] = Field(default_factory=list)
@@ -193,6 +253,12 @@ class Metric(StrEnum):
     occupancy_pct = "occupancy_pct"
     entries = "entries"
     camera_down = "camera_down"
+    # Store-wide, from the store's entrances (no zone): persons inside now, entries per window.
+    store_occupancy = "store_occupancy"
+    footfall = "footfall"
+
+
+STORE_METRICS = (Metric.store_occupancy, Metric.footfall)
 
 
 class Channel(StrEnum):
@@ -235,6 +301,9 @@ class Rule(Strict):
         if self.metric is Metric.camera_down:
             if self.zone is not None:
                 raise ValueError("camera_down rules watch a camera: use 'camera', not 'zone'")
+        elif self.metric in STORE_METRICS:
+            if self.zone is not None or self.camera is not None:
+                raise ValueError(f"{self.metric.value} rules watch the whole store: no 'zone' or 'camera'")
         elif self.zone is None:
             raise ValueError(f"a {self.metric.value} rule needs a 'zone'")
         if self.clear_threshold is not None:
@@ -261,6 +330,13 @@ class Privacy(Strict):
     track_close_s: float = Field(5.0, gt=0)
 
 
+class Entrance(Strict):
+    """A door of the store: a counting line of one of its cameras (crossing it inwards enters the store)."""
+
+    camera: Id
+    line: Id
+
+
 class Store(Strict):
     id: Id
     name: str = ""
@@ -269,6 +345,21 @@ class Store(Strict):
     privacy: Privacy = Privacy()
     cameras: list[Camera] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
+    # The doors: store occupancy (entries - exits since opening) and footfall come from these lines.
+    entrances: list[Entrance] = Field(default_factory=list)
+    # Drift correction besides the reset at opening and closing: when every zone of the store has
+    # seen nobody for this long, the store occupancy is set to 0 (None = off).
+    occupancy_reconcile_empty_s: float | None = Field(None, gt=0)
+    # Foot points of two cameras closer than this on the floor plan, at the same time, are one person.
+    merge_distance_m: float = Field(0.5, gt=0)
+    # Staff exclusion: a track that appears in a staff-only zone, or has spent more than this share of
+    # at least staff_min_seen_s in staff-only zones, is staff: left out of customer numbers (None = off).
+    staff_share: float | None = Field(None, gt=0, le=1)
+    staff_min_seen_s: float = Field(3.0, gt=0)
+    # Image of the floor; cameras with a 'floor' calibration draw on it (storesight floor-heatmap).
+    floor_plan: FloorPlan | None = None
+    # Zones watched by several cameras (see MultiCameraZone); their ids share the zones' namespace.
+    multi_zones: list[MultiCameraZone] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
@@ -282,8 +373,11 @@ class Store(Strict):
     @model_validator(mode="after")
     def _references(self) -> Store:
         _unique("cameras", [c.id for c in self.cameras])
-        zone_ids = [z.id for c in self.cameras for z in c.zones]
+        zone_ids = [z.id for c in self.cameras for z in c.zones] + [z.id for z in self.multi_zones]
         _unique("zones", zone_ids)
+        self._check_multi_zones()
+        if self.staff_share is not None and not any(z.staff_only for c in self.cameras for z in c.zones):
+            raise ValueError("staff_share needs at least one zone with staff_only: true")
         _unique("lines", [ln.id for c in self.cameras for ln in c.lines])
         _unique("rules", [r.id for r in self.rules])
         camera_ids = {c.id for c in self.cameras}
@@ -292,7 +386,10 @@ class Store(Strict):
             for zone in camera.zones:
                 if zone.serves is not None and zone.serves not in own:
                     raise ValueError(f"zone {zone.id!r} serves {zone.serves!r}, not a zone of camera {camera.id!r}")
+        self._check_entrances(zone_ids)
         for rule in self.rules:
+            if rule.metric in STORE_METRICS and not self.entrances:
+                raise ValueError(f"rule {rule.id!r} uses {rule.metric.value} but the store has no 'entrances'")
             if rule.zone is not None and rule.zone not in zone_ids:
                 raise ValueError(f"rule {rule.id!r} watches zone {rule.zone!r}, which no camera has")
             if rule.camera is not None and rule.camera not in camera_ids:
@@ -303,12 +400,38 @@ class Store(Strict):
                     raise ValueError(f"rule {rule.id!r} uses occupancy_pct but zone {zone.id!r} has no capacity")
         return self
 
+    def _check_multi_zones(self) -> None:
+        cameras = {c.id: c for c in self.cameras}
+        for zone in self.multi_zones:
+            _unique(f"zone {zone.id!r} part cameras", [p.camera for p in zone.parts])
+            for part in zone.parts:
+                camera = cameras.get(part.camera)
+                if camera is None:
+                    raise ValueError(f"zone {zone.id!r}: the store has no camera {part.camera!r}")
+                if len(zone.parts) > 1 and camera.floor is None:
+                    raise ValueError(f"zone {zone.id!r}: camera {part.camera!r} needs a 'floor' calibration, so "
+                                     "a person seen by two of its cameras counts once")
+
+    def _check_entrances(self, zone_ids: list[str]) -> None:
+        lines = {c.id: {ln.id for ln in c.lines} for c in self.cameras}
+        _unique("entrances", [f"{e.camera}/{e.line}" for e in self.entrances])
+        for entrance in self.entrances:
+            if entrance.camera not in lines:
+                raise ValueError(f"entrance {entrance.camera}/{entrance.line}: the store has no camera "
+                                 f"{entrance.camera!r}")
+            if entrance.line not in lines[entrance.camera]:
+                raise ValueError(f"entrance {entrance.camera}/{entrance.line}: camera {entrance.camera!r} has no "
+                                 f"line {entrance.line!r}")
+        if self.occupancy_reconcile_empty_s is not None and not (self.entrances and zone_ids):
+            raise ValueError("occupancy_reconcile_empty_s needs 'entrances' and at least one zone")
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def zone(self, zone_id: str) -> Zone | None:
-        return next((z for c in self.cameras for z in c.zones if z.id == zone_id), None)
+    def zone(self, zone_id: str) -> Zone | MultiCameraZone | None:
+        return next((z for c in self.cameras for z in c.zones if z.id == zone_id),
+                    next((z for z in self.multi_zones if z.id == zone_id), None))
 
     def is_open(self, when: dt.datetime) -> bool:
         """Business hours in the store's own time zone; no hours configured = always open."""
@@ -395,13 +518,28 @@ class DetectSettings(Strict):
     max_batch: int = Field(8, ge=1, le=256)
     max_wait_ms: float = Field(20.0, ge=0)
     max_frame_age_s: float = Field(10.0, gt=0)
+    # Load shedding: a queued frame is skipped once its camera has a frame this much newer
+    # waiting, so a slow detector runs each camera's newest frames at an even cadence instead
+    # of falling behind (0 = only the newest; a large value keeps every frame: backfills).
+    shed_window_s: float = Field(0.0, ge=0)
+    # Exported per camera as storesight_detect_effective_fps_floor: the alert
+    # StoreSightDetectRateLow fires while detect sheds load and runs a camera slower than this
+    # (counts stay right down to the rate bench.overload measured; README "Detector capacity").
+    min_effective_fps: float = Field(3.0, ge=0)
+    # Run the detector at most this many frames a second, all cameras together (0 = as fast as
+    # it goes): a CPU budget on a shared node, and how tests make a fast detector a slow one.
+    max_detect_fps: float = Field(0.0, ge=0)
     track_gap_s: float = Field(5.0, gt=0, description="reset a camera's tracker after this long without frames")
-    # Detections between this and `confidence` only extend existing tracks (ByteTrack's second pass).
+    # Weaker detections than `confidence` are kept only to recognise static fixtures (fixtures.py);
+    # the tracker (OC-SORT) uses none of them.
     track_low_confidence: float = Field(0.05, gt=0, lt=1)
     # How long a track whose person is hidden keeps its id, waiting to be matched again.
     track_memory_s: float = Field(2.0, ge=0)
     # Keep reporting a tracked person hidden by others (predicted box, `predicted` flag) this long.
     track_report_hidden_s: float = Field(0.5, ge=0)
+    # A detection that stays in one place this long is a static fixture (mannequin, poster) and is
+    # dropped from then on, per camera (services/detect/fixtures.py); 0 turns this off.
+    fixture_after_s: float = Field(900.0, ge=0)
     # ultralytics backend only: export and run a TensorRT engine (needs TensorRT on the GPU node).
     tensorrt: bool = False
 
@@ -415,6 +553,10 @@ class AggregateSettings(Strict):
     # Without entrance lines, a track counts as a visitor after this dwell.
     min_visit_dwell_s: float = Field(3.0, ge=0)
     line_debounce_px: float = Field(0.02, ge=0, description="normalised distance a track must pass beyond a line")
+    # A track's foot point moving faster than this (normalised image units per second, over at least
+    # line_min_step_s) jumped to another person: its line sides are forgotten, the jump is no crossing.
+    line_max_speed: float | None = Field(1.5, gt=0)
+    line_min_step_s: float = Field(0.1, ge=0)
     heatmap_grid: tuple[int, int] = (64, 36)
     # A track unseen this long has left (its visits end); also guards against reused track ids.
     track_gone_s: float = Field(2.0, gt=0)
@@ -572,8 +714,12 @@ def load_config(path: str | Path) -> Config:
 
 
 def _resolve_relative_sources(data: dict, base: Path) -> None:
-    """Camera sources that are plain relative paths are relative to the config file."""
+    """Camera sources (and floor plan images) that are plain relative paths are relative to the config file."""
     for store in data.get("stores") or []:
+        plan = store.get("floor_plan") if isinstance(store, dict) else None
+        image = plan.get("image") if isinstance(plan, dict) else None
+        if isinstance(image, str) and image and not Path(image).is_absolute():
+            plan["image"] = str((base / image).resolve())
         for camera in (store or {}).get("cameras") or [] if isinstance(store, dict) else []:
             source = camera.get("source") if isinstance(camera, dict) else None
             if isinstance(source, str) and "://" not in source and not Path(source).is_absolute():

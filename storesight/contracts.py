@@ -11,7 +11,7 @@ import datetime as dt
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from storesight.v1 import alert_pb2, detections_pb2, frame_pb2, health_pb2, zone_stats_pb2
+from storesight.v1 import alert_pb2, detections_pb2, frame_pb2, health_pb2, store_stats_pb2, zone_stats_pb2
 
 Frame = frame_pb2.Frame
 Detections = detections_pb2.Detections
@@ -19,6 +19,7 @@ Person = detections_pb2.Person
 AttributeAggregate = detections_pb2.AttributeAggregate
 CameraHealth = health_pb2.CameraHealth
 ZoneStats = zone_stats_pb2.ZoneStats
+StoreStats = store_stats_pb2.StoreStats
 AlertEvent = alert_pb2.AlertEvent
 Delivery = alert_pb2.Delivery
 
@@ -75,6 +76,12 @@ def _check_zone_stats(msg: ZoneStats) -> None:
     _require(msg.status != ZoneStats.STATUS_UNSPECIFIED, "missing status")
 
 
+def _check_store_stats(msg: StoreStats) -> None:
+    _require(bool(msg.store_id), "missing store_id")
+    _require(msg.HasField("window_start") and msg.HasField("window_end"), "missing window")
+    _require(msg.status != StoreStats.STATUS_UNSPECIFIED, "missing status")
+
+
 def _check_alert(msg: AlertEvent) -> None:
     _require(bool(msg.incident_id) and bool(msg.rule_id), "missing incident_id or rule_id")
     _require(msg.HasField("at"), "missing at")
@@ -85,6 +92,7 @@ _CHECKS = {
     Detections: _check_detections,
     CameraHealth: _check_health,
     ZoneStats: _check_zone_stats,
+    StoreStats: _check_store_stats,
     AlertEvent: _check_alert,
 }
 

@@ -19,7 +19,8 @@ from storesight.logs import setup_logging
 log = logging.getLogger(__name__)
 
 # Default HTTP port of each service (/metrics, /healthz, /readyz); STORESIGHT_HTTP_PORT overrides.
-DEFAULT_PORTS = {"ingest": 8081, "detect": 8082, "aggregate": 8083, "alerts": 8084, "archive": 8085}
+DEFAULT_PORTS = {"ingest": 8081, "detect": 8082, "aggregate": 8083, "alerts": 8084, "archive": 8085,
+                 "console": 8086}
 
 # A route handler gets (path, query string) and returns (status, content type, body).
 Route = Callable[[str, str], tuple[int, str, bytes]]
@@ -78,6 +79,11 @@ class ServiceRunner:
         threading.Thread(target=self._server.serve_forever, name="http", daemon=True).start()
         log.info("http listening", extra={"port": self.port})
         return self.port
+
+    def dispatch(self, path: str, query: str = "") -> tuple[int, str, bytes]:
+        """The answer to /metrics, /healthz, /readyz or an added route, for a service that serves
+        them from its own web server (the console) instead of ``serve_http``."""
+        return self._dispatch(path, query)
 
     def _dispatch(self, path: str, query: str) -> tuple[int, str, bytes]:
         if path == "/metrics":

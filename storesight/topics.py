@@ -13,7 +13,7 @@ from google.protobuf.message import Message
 
 from storesight.config import KafkaSettings
 from storesight.kafka_clients import admin_client
-from storesight.v1 import alert_pb2, detections_pb2, frame_pb2, health_pb2, zone_stats_pb2
+from storesight.v1 import alert_pb2, detections_pb2, frame_pb2, health_pb2, store_stats_pb2, zone_stats_pb2
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,12 @@ DETECTIONS = Topic("storesight.detections", detections_pb2.Detections, partition
 CAMERA_HEALTH = Topic("storesight.camera-health", health_pb2.CameraHealth, partitions=4, retention_ms=DAY_MS)
 ZONE_STATS = Topic("storesight.zone-stats", zone_stats_pb2.ZoneStats, partitions=2, retention_ms=7 * DAY_MS,
                    key="store_id/zone_id")
+# One record per store and window, from the store's entrance lines (occupancy, footfall).
+STORE_STATS = Topic("storesight.store-stats", store_stats_pb2.StoreStats, partitions=2, retention_ms=7 * DAY_MS,
+                    key="store_id")
 ALERTS = Topic("storesight.alerts", alert_pb2.AlertEvent, partitions=2, retention_ms=30 * DAY_MS, key="store_id")
 
-DATA_TOPICS: tuple[Topic, ...] = (FRAMES, DETECTIONS, CAMERA_HEALTH, ZONE_STATS, ALERTS)
+DATA_TOPICS: tuple[Topic, ...] = (FRAMES, DETECTIONS, CAMERA_HEALTH, ZONE_STATS, ALERTS, STORE_STATS)
 
 
 def dlq_topic(topic: Topic) -> Topic:

@@ -1,7 +1,7 @@
 """``storesight analyze VIDEO --config FILE``: the pipeline's detector, tracker and aggregator in one process.
 
 No Kafka, no Redis: frames go through ``services.detect.pipeline.detect_video`` (the code behind
-the detect service) and ``services.aggregate.core.Aggregator`` (the code behind the aggregate
+the detect service) and ``services.aggregate.aggregator.Aggregator`` (the code behind the aggregate
 service), and the results are written as a report folder (see ``tools.report``).
 Capture times are the camera's ``start_time`` (default 1970-01-01Z) + frame / clip fps, as the
 ingest service stamps a replayed file.
@@ -46,7 +46,7 @@ class Analysis:
 def frame_record(result, camera_id: str, capture_s: float):
     """A detector result as the aggregator's input: every reported person (hidden ones too),
     as the detect service publishes them and the aggregate service reads them."""
-    from services.aggregate.core import FrameRecord
+    from services.aggregate.records import FrameRecord
 
     return FrameRecord(camera_id, capture_s, [p.track_id for p in result.persons],
                        [p.foot for p in result.persons], result.frame)
@@ -69,7 +69,8 @@ def analyze(video: str | Path, config: Config, camera_id: str, every: int = 1, u
     With ``recorded`` (a detect-file JSONL of this video) the detector is not run again: the
     zones and lines of ``config`` are applied to the recorded people (calibrating zones).
     """
-    from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
+    from services.aggregate.aggregator import Aggregator
+    from services.aggregate.records import HeatmapWindow, WindowStats
     from services.detect.pipeline import EPOCH, detect_video
 
     store, camera = config.camera(camera_id)

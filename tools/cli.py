@@ -23,7 +23,9 @@ VERB_MODULES: list[str] = [
     "services.alerts.cli",
     "tools.synth.cli",
     "tools.preview_cli",
+    "tools.calibrate",
     "services.archive.cli",
+    "services.console.cli",
 ]
 
 EXIT_CONFIG = 2

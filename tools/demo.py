@@ -5,7 +5,8 @@ a synthetic store clip with a checkout queue is generated (``storesight synth --
 and the demo runs on the store config written with it.
 
 LocalStack starts the embedded broker, the topics, Redis (a running one is used), local SMS and
-e-mail peers and ingest/detect/aggregate/alerts as separate processes. The clip replays in real
+e-mail peers and ingest/detect/aggregate/alerts as separate processes; the web console starts
+too (its address and a made-up password for the user ``demo`` are printed). The clip replays in real
 time with capture times starting now, so the pipeline sees it as a live camera. The view shows
 the live state (Redis), closed windows, camera health, incidents and the messages the peers got.
 When the clip ends the camera is reported DOWN ("end of file"); the demo waits for the last
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
+import math
 import os
 import secrets
 import signal
@@ -74,6 +76,56 @@ def synthetic_fallback(missing: list[tuple[str, Path]], workdir: Path) -> Path:
     return Path(result.config)
 
 
+# Counts stay exact down to this detector rate (bench.overload on the Intel clip; README
+# "Detector capacity"); the demo warns below it.
+MIN_RATE_FPS = 3.0
+# Share of the measured detector rate the demo asks of it: ingest, aggregate, alerts and the
+# broker share the same cores.
+RATE_HEADROOM = 0.7
+
+
+def measure_detector(config: Config, frames: int = 4) -> float:
+    """Frames a second this machine's detector runs, one at a time, on the demo clip's own frames
+    (the first inference, which warms the model up, is not counted)."""
+    import itertools
+
+    from services.detect.pipeline import Detector
+    from storesight.video import every_nth_frame
+
+    camera = next(c for _, c in config.cameras() if file_source(c) is not None)
+    path = file_source(camera)
+    settings = config.pipeline.detect.model_copy(update={"max_batch": 1})
+    detector = Detector(settings)
+    images = [image for _, _, image in itertools.islice(every_nth_frame(path, every=25), frames + 1)]
+    detector.process([camera.id], images[:1], [0.0])
+    began = time.perf_counter()
+    for i, image in enumerate(images[1:], 1):
+        detector.process([camera.id], [image], [float(i)])
+    return (len(images) - 1) / (time.perf_counter() - began)
+
+
+def choose_fps(measured_fps: float, clip_fps: float) -> tuple[float, str]:
+    """The camera rate the demo asks for, and why: what the detector sustains with headroom,
+    never above the clip's own rate.
+
+    >>> choose_fps(6.5, 10.0)
+    (4.5, 'the detector ran 6.5 frames/s here; 70% of that, rounded down: 4.5 fps')
+    >>> choose_fps(40.0, 10.0)[0]
+    10.0
+    """
+    target = math.floor(measured_fps * RATE_HEADROOM * 2) / 2  # half-frame steps
+    if target >= clip_fps:
+        return clip_fps, f"the detector ran {measured_fps:.1f} frames/s here: the clip's full {clip_fps:g} fps"
+    why = (f"the detector ran {measured_fps:.1f} frames/s here; {RATE_HEADROOM:.0%} of that, rounded down: "
+           f"{target:g} fps" if target >= 0.5 else
+           f"the detector ran {measured_fps:.2f} frames/s here: 0.5 fps, the lowest the demo asks for")
+    target = max(target, 0.5)
+    if target < MIN_RATE_FPS:
+        why += (f" (below {MIN_RATE_FPS:g} fps, the lowest rate at which bench.overload counts right: counts "
+                "may be off; a faster machine or --fps forces a rate, and detect sheds what it cannot run)")
+    return target, why
+
+
 def demo_config(config_path: Path, workdir: Path, fps: float, window_s: int) -> Path:
     """The demo's copy of the config: file cameras replay in real time.
 
@@ -123,6 +175,24 @@ def start_ingest(stack, lead_s: float = 2.0) -> None:
     stack.processes["ingest"].wait_ready(stack.ready_timeout_s)
 
 
+def start_console(stack, redis_prefix: str) -> str:
+    """Start the web console on the run's config (one installer, ``demo``, with a password made
+    up for this run) and return how to sign in. The address is localhost: browsers keep the
+    console's Secure session cookie over plain http only there."""
+    from services.console.auth import hash_password
+    from tools.stack import ServiceProcess
+
+    password = secrets.token_urlsafe(9)
+    env = {**os.environ, **stack.peers.env, "KAFKA_BOOTSTRAP": stack.broker.bootstrap, "REDIS_URL": stack.redis_url,
+           "PYTHONUNBUFFERED": "1", "CONSOLE_USERS": f"demo:installer:{hash_password(password)}",
+           "CONSOLE_SECRET_KEY": secrets.token_urlsafe(32)}
+    process = ServiceProcess("console", stack.run_config_path, env, stack.workdir / "logs",
+                             args=("--host", "127.0.0.1", "--writable", "--redis-prefix", redis_prefix))
+    stack.processes["console"] = process
+    process.wait_ready(stack.ready_timeout_s)
+    return f"http://localhost:{process.port}/ (user demo, password {password})"
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -139,15 +209,15 @@ class Watcher:
 
     def __init__(self, view, kafka_settings, run_id: str):
         from storesight.bus import TypedConsumer
-        from storesight.topics import ALERTS, CAMERA_HEALTH, ZONE_STATS
+        from storesight.topics import ALERTS, CAMERA_HEALTH, DETECTIONS, ZONE_STATS
 
         self.view = view
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
-        self.consumer = TypedConsumer(kafka_settings, [CAMERA_HEALTH, ZONE_STATS, ALERTS],
+        self.consumer = TypedConsumer(kafka_settings, [CAMERA_HEALTH, ZONE_STATS, ALERTS, DETECTIONS],
                                       group=f"storesight-demo-view-{run_id}", client_id="demo-view")
         self.handlers = {CAMERA_HEALTH.name: view.apply_health, ZONE_STATS.name: view.apply_stats,
-                         ALERTS.name: view.apply_alert}
+                         ALERTS.name: view.apply_alert, DETECTIONS.name: view.apply_detections}
         self.thread = threading.Thread(target=self._run, name="demo-watcher", daemon=True)
         self.thread.start()
 
@@ -188,9 +258,18 @@ def run_demo(args: argparse.Namespace) -> int:
     prefix = args.redis_prefix
     # Per-run consumer groups and key prefixes: a shared Redis may hold state of earlier runs
     # (checkpoints, incident state) that must not be restored into this fresh broker's run.
-    run_config = demo_config(config_path, workdir, args.fps, args.window)
+    fps = args.fps
+    if fps is None:
+        measured = measure_detector(config)
+        clip_fps = max(camera.fps for _, camera in config.cameras())
+        fps, why = choose_fps(measured, clip_fps)
+        print(f"camera rate chosen: {fps:g} fps ({why}; --fps N forces a rate)", flush=True)
+    else:
+        print(f"camera rate forced by --fps: {fps:g} fps (0 = the config's); if the detector cannot keep up it "
+              "runs each camera's newest frame and skips the rest (counted)", flush=True)
+    run_config = demo_config(config_path, workdir, fps, args.window)
     settings = load_config(run_config).pipeline
-    print(f"demo settings: file cameras sampled at <= {args.fps:g} fps, {settings.aggregate.window_s} s windows, "
+    print(f"demo settings: file cameras sampled at <= {fps:g} fps, {settings.aggregate.window_s} s windows, "
           f"{settings.aggregate.allowed_lateness_s:g} s allowed lateness (--fps/--window 0 keep the config's); "
           f"detector batch {settings.detect.max_batch}, frames dropped after {settings.detect.max_frame_age_s:g} s")
     stack = LocalStack(run_config, workdir, services=("alerts", "aggregate", "detect"), service_args={
@@ -201,9 +280,11 @@ def run_demo(args: argparse.Namespace) -> int:
           f"then ingest (logs: {workdir / 'logs'})", flush=True)
     stack.start()
     view = DemoView([s.id for s in config.stores])
+    view.rate_note = f"camera rate {fps:g} fps" + (" (--fps)" if args.fps is not None else " (chosen from the detector's measured rate)")
     reason, codes, watcher, client = "stopped (Ctrl-C)", {}, None, None
     try:
         start_ingest(stack)
+        console = start_console(stack, prefix) if args.console else None
         startup_s = time.monotonic() - began
         pids = [p.proc.pid for p in stack.processes.values()] + [stack.broker._proc.pid]
         print(f"start-up: {startup_s:.1f} s (all services ready)")
@@ -211,6 +292,8 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"Redis: no Redis answered, started a local Redis at {stack.redis_url} (stopped at exit)")
         else:
             print(f"Redis: using Redis at {stack.redis_url}")
+        if console:
+            print(f"console: {console}", flush=True)
         print("Ctrl-C stops everything." if args.duration is None else f"running for {args.duration:.0f} s",
               flush=True)
         stop = threading.Event()
@@ -271,7 +354,10 @@ def _watch(args, stack, view, watcher, client, prefix: str, began: float, stop: 
             for name, process in stack.processes.items():
                 if process.proc.poll() is not None:
                     return f"{name} exited with {process.proc.returncode} (log: {process.log_path})"
+            counts = detector_counts(stack, cameras)
             with watcher.lock:
+                if counts is not None:
+                    view.apply_detector_counts(counts)
                 for store_id in view.store_ids:
                     view.apply_live(store_id, client.hgetall(f"{prefix}live:{store_id}"))
                 view.apply_peers(list(stack.peers.twilio.messages), list(stack.peers.smtp.messages))
@@ -299,6 +385,19 @@ def _watch(args, stack, view, watcher, client, prefix: str, began: float, stop: 
     return None
 
 
+def detector_counts(stack, cameras: list[str]) -> dict[str, dict[str, float]] | None:
+    """Per camera, from the detect service's metrics: frames run, skipped (shedding), or None."""
+    from tools.stack import metric_value
+
+    try:
+        text = stack.processes["detect"].metrics()
+    except (OSError, KeyError):
+        return None
+    return {c: {"processed": metric_value(text, "storesight_detect_frames_total", camera=c),
+                "skipped": metric_value(text, "storesight_detect_frames_skipped_total", camera=c)}
+            for c in cameras}
+
+
 def _stop_local_redis(url: str) -> None:
     import redis
 
@@ -313,6 +412,7 @@ def _summary(view, reason: str, startup_s: float, codes: dict, pids: list[int]) 
     left = [pid for pid in pids if _alive(pid)]
     print(f"\ndemo ended: {reason}. Start-up took {startup_s:.1f} s.")
     print(view.status_line())
+    print(f"{view.rate_note}; {view.detector_line()}")
     fired = sum(1 for row in view.incidents.values() if "fired" in row)
     resolved = sum(1 for row in view.incidents.values() if "resolved" in row)
     print(f"incidents: {fired} fired, {resolved} resolved; SMS received by the local peer: {view.sms_seen}; "
@@ -328,14 +428,17 @@ def register(sub) -> None:
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     demo.add_argument("--no-live", dest="live", action="store_false", default=None,
                       help="plain log lines instead of the live table (default when stdout is not a terminal)")
-    demo.add_argument("--fps", type=float, default=5.0,
-                      help="sample file cameras at most this often (default 5: a CPU detector keeps up; 0 = config)")
+    demo.add_argument("--fps", type=float, default=None,
+                      help="sample file cameras at most this often (default: a rate this machine's detector "
+                           "sustains, measured at start; 0 = the config's)")
     demo.add_argument("--window", type=int, default=4,
                       help="aggregation window in seconds for the demo (default 4; 0 = config's window_s)")
     demo.add_argument("--every", type=float, default=5.0, help="seconds between status lines with --no-live")
     demo.add_argument("--capture", help="at exit, write the live view as plain text to this file")
     demo.add_argument("--workdir", help="folder for the run config and service logs (default: a new temp folder)")
     demo.add_argument("--redis-prefix", default="storesight:", help="prefix of the Redis keys the run writes")
+    demo.add_argument("--no-console", dest="console", action="store_false",
+                      help="do not start the web console (by default it starts and its address is printed)")
     demo.set_defaults(func=_cmd_demo)
 
 

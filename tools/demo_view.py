@@ -48,10 +48,13 @@ class DemoView:
     live: dict[tuple[str, str], dict] = field(default_factory=dict)
     totals: dict[tuple[str, str], Totals] = field(default_factory=dict)
     cameras: dict[str, tuple[str, str]] = field(default_factory=dict)  # camera -> (UP/DOWN, reason)
+    detector_fps: dict[str, float] = field(default_factory=dict)  # camera -> effective rate (Detections)
+    detector: dict[str, dict[str, float]] = field(default_factory=dict)  # camera -> processed/skipped/dropped
     incidents: dict[str, dict] = field(default_factory=dict)
     sms_seen: int = 0
     emails_seen: int = 0
     new_lines: list[str] = field(default_factory=list)  # events not yet printed (plain mode)
+    rate_note: str = ""  # the camera rate the demo runs at, and where it came from
 
     def _event(self, text: str) -> None:
         self.events.append(text)
@@ -88,6 +91,23 @@ class DemoView:
         if previous is None or previous[0] != status:
             why = f" ({health.reason})" if health.reason else ""
             self._event(f"camera {health.camera_id} {status}{why}")
+
+    def apply_detections(self, message) -> None:
+        """A Detections message: the camera's effective detection rate (frames run a second)."""
+        self.detector_fps[message.camera_id] = message.effective_fps
+
+    def apply_detector_counts(self, counts: dict[str, dict[str, float]]) -> None:
+        """Per camera: frames the detector ran (processed), skipped (load shedding), dropped (stale)."""
+        self.detector = counts
+
+    def detector_line(self) -> str:
+        parts = []
+        for camera in sorted(set(self.detector) | set(self.detector_fps)):
+            c = self.detector.get(camera, {})
+            fps = self.detector_fps.get(camera)
+            parts.append(f"{camera}: {_fmt(fps, 1)} fps effective, processed {c.get('processed', 0):.0f}, "
+                         f"skipped {c.get('skipped', 0):.0f}")
+        return "detector: " + ("; ".join(parts) if parts else "no frame run yet")
 
     def apply_alert(self, event) -> None:
         to_state = STATES.get(event.to_state, "?")
@@ -141,7 +161,8 @@ class DemoView:
         zones = " | ".join(f"{r[0]} {r[2]} occ={r[3]} queue={r[4]} wait={r[5]} in={r[6]} out={r[7]}"
                            for r in self.zone_rows())
         cams = " ".join(f"{c}={s}" for c, (s, _) in sorted(self.cameras.items()))
-        return f"live: {zones or 'waiting for the first frames'} | cameras: {cams or 'no report yet'}"
+        return (f"live: {zones or 'waiting for the first frames'} | cameras: {cams or 'no report yet'} | "
+                f"{self.detector_line()}")
 
     def take_new_lines(self) -> list[str]:
         lines, self.new_lines = self.new_lines, []
@@ -164,8 +185,13 @@ class DemoView:
         cameras.add_column("camera")
         cameras.add_column("status")
         cameras.add_column("reason")
+        for name in ("detector fps", "processed", "skipped"):
+            cameras.add_column(name, justify="right")
         for camera, (status, reason) in sorted(self.cameras.items()):
-            cameras.add_row(camera, status, reason, style="green" if status == "UP" else "red")
+            counts = self.detector.get(camera, {})
+            cameras.add_row(camera, status, reason, _fmt(self.detector_fps.get(camera), 1),
+                            _fmt(counts.get("processed")), _fmt(counts.get("skipped")),
+                            style="green" if status == "UP" else "red")
         incidents = Table(title="Incidents", expand=True, title_justify="left")
         for name in ("rule", "scope", "state", "value", "fired", "resolved"):
             incidents.add_column(name)

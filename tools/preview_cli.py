@@ -10,11 +10,11 @@ def _cmd_zones_preview(args: argparse.Namespace) -> int:
 
     from storesight.config import ConfigError, load_config
     from storesight.video import reference_frame
-    from tools.preview import draw_layout
+    from tools.preview import draw_layout, draw_on_plan
 
     try:
         config = load_config(args.config)
-        _store, camera = config.camera(args.camera)
+        store, camera = config.camera(args.camera)
     except ConfigError as exc:
         print(f"{args.config}: {len(exc.problems)} problem(s)")
         for problem in exc.problems:
@@ -36,6 +36,18 @@ def _cmd_zones_preview(args: argparse.Namespace) -> int:
         return 1
     print(f"wrote {args.out}: camera {camera.id}, {len(camera.zones)} zone(s), {len(camera.lines)} line(s), "
           f"{frame.shape[1]}x{frame.shape[0]}")
+    if args.plan_out:
+        if store.floor_plan is None or camera.floor is None:
+            print(f"--plan-out needs the store's floor_plan and camera {camera.id}'s floor calibration")
+            return 2
+        plan = cv2.imread(store.floor_plan.image)
+        if plan is None:
+            print(f"cannot read the floor plan image {store.floor_plan.image}")
+            return 1
+        if not cv2.imwrite(args.plan_out, draw_on_plan(frame, camera, plan, store.floor_plan.metres_per_pixel)):
+            print(f"cannot write {args.plan_out} (use a .png name in an existing folder)")
+            return 1
+        print(f"wrote {args.plan_out}: camera {camera.id} projected on the floor plan")
     return 0
 
 
@@ -50,4 +62,6 @@ def register(sub) -> None:
                          help="files: frames sampled to find the empty scene (else their per-pixel median)")
     preview.add_argument("--at", type=float, default=None,
                          help="files: use the single frame at this second instead (pick a moment the scene is empty)")
+    preview.add_argument("--plan-out", default=None,
+                         help="also write the picture projected on the store's floor plan (checks the calibration)")
     preview.set_defaults(func=_cmd_zones_preview)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from services.aggregate.convert import iso
-from services.aggregate.core import WindowStats
+from services.aggregate.records import WindowStats
 
 WINDOW_FIELDS = [f.name for f in dataclasses.fields(WindowStats)]
 
@@ -178,13 +178,13 @@ def write_heatmap(analysis, config, path: Path, background: str) -> Path | None:
     import cv2
     import numpy as np
 
-    from services.aggregate.heatmap import median_background, render
+    from services.aggregate.heatmap import file_background, render
 
     if not analysis.heatmaps:
         return None
     counts = sum(h.counts for h in analysis.heatmaps)
     if background == "median":
-        base = median_background(analysis.video)
+        base = file_background(analysis.video)
     else:
         capture = cv2.VideoCapture(analysis.video)
         height, width = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))

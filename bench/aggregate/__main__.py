@@ -71,8 +71,8 @@ def synthetic(n: int, t0: float, fps: float = 10.0, people: int = 4) -> list[Det
 
 
 def bench_core(n: int) -> float:
+    from services.aggregate.aggregator import Aggregator
     from services.aggregate.convert import frame_from_proto
-    from services.aggregate.core import Aggregator
 
     payloads = [m.SerializeToString() for m in synthetic(n, 1_800_000_000.0)]
     agg = Aggregator(bench_config())

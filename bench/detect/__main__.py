@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--int8", type=Path, default=DEFAULT_INT8_PATH, help="the NNCF INT8 model (OpenVINO IR)")
     args = parser.parse_args()
 
-    settings = DetectSettings(max_batch=args.batch, max_frame_age_s=3600)
+    settings = DetectSettings(max_batch=args.batch, max_frame_age_s=3600, shed_window_s=3600)  # every frame runs
     default = Detector(settings)
     default_name = f"{default.backend.name} {default.backend.precision}"
     variants = [Variant(name, Detector(settings, backend=backend)) for name, backend in backends(settings, args.int8)]

@@ -86,7 +86,7 @@ def pipeline_fps(workdir: Path, clip: Path, frames: int) -> float:
     """Detections/s into aggregate while the pipeline works through a backlog of ``frames``."""
     config = write_config(workdir / "capacity.yaml",
                           {"source": str(clip), "fps": 10, "realtime": False, "motion_gate": {"enabled": False}},
-                          detect={"max_frame_age_s": 1.0e9})
+                          detect={"max_frame_age_s": 1.0e9, "shed_window_s": 1.0e9})
     with LocalStack(config, workdir / "capacity", private_redis=True) as stack:
         marks: list[tuple[float, float]] = []
         deadline = time.monotonic() + 60 + frames * 5.0

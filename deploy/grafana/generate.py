@@ -136,9 +136,40 @@ def store_live() -> dict:
         bars("Gender share per zone", [(share("storesight_zone_gender_tracks"), "{{zone}} {{gender}}")],
              "percentunit", (18, 20, 6, 8),
              "Share of a binary model output, not anyone's gender. " + SENTIMENT_NOTE),
+        *store_traffic(28),
     ]
     return _dashboard("storesight-store-live", "StoreSight / Store live", panels, [store_variable],
                       "One store now: people per zone, queues, entries, cameras, open incidents and (opt-in) sentiment.")
+
+
+STORE_NOTE = ("The store as a whole, from the crossings of its entrance lines (config: store 'entrances'), per "
+              "closed window; empty for stores without entrances and while no door camera delivers (never 0).")
+
+
+def store_traffic(y: int) -> list[dict]:
+    """Store occupancy and footfall panels (stores with entrances), from row ``y`` down."""
+    return [
+        timeseries("Store occupancy", [(f"storesight_store_occupancy{{{STORE}}}", "inside")], "none", (0, y, 12, 8),
+                   "People in the store: entries - exits since opening, never below 0, reset at opening and "
+                   "closing. " + STORE_NOTE),
+        stat("Footfall today", [(f"storesight_store_footfall_today{{{STORE}}}", "today")], "none", (12, y, 4, 8),
+             "Entries through the store's doors since midnight, store-local time. " + STORE_NOTE),
+        timeseries("Footfall per hour", [
+            (f"sum(increase(storesight_store_footfall_total{{{STORE}}}[1h]))", "entries"),
+        ], "none", (16, y, 8, 8), "Entries through the store's doors in the last hour. " + STORE_NOTE),
+        timeseries("Staff found per hour", [
+            (f"sum(increase(storesight_store_staff_tracks_total{{{STORE}}}[1h]))", "staff tracks"),
+        ], "none", (16, y + 8, 8, 6), "Tracks the staff rule took out of the customer numbers in the last hour."),
+        stat("Staff present", [(f"storesight_store_staff{{{STORE}}}", "staff")], "none", (12, y + 8, 4, 6),
+             "Staff seen now (staff-only zone rule: config staff_share): left out of every customer number "
+             "above. Overlapping cameras may see one person twice. Empty for stores without the rule."),
+        timeseries("Occupancy drift corrected per day", [
+            (f"sum(increase(storesight_store_occupancy_clamped_total{{{STORE}}}[1d]))", "clamped at 0"),
+            (f"sum by (reset) (increase(storesight_store_occupancy_drift_total{{{STORE}}}[1d]))", "reset {{reset}}"),
+        ], "none", (0, y + 8, 12, 6),
+            "Persons the door counts lost or gained: exits without entries (clamped at 0) and those still "
+            "counted inside at a reset. A rising line means a door camera misses crossings."),
+    ]
 
 
 def operations() -> dict:
@@ -194,6 +225,13 @@ def operations() -> dict:
             (f"histogram_quantile(0.95, sum by (le, channel) (rate(storesight_alerts_delivery_seconds_bucket[{RATE}])))",
              "p95 {{channel}}"),
         ], "s", (12, 32, 12, 8), "From incident transition to the gateway accepting the message."),
+        timeseries("Effective detection rate", [
+            ("storesight_detect_effective_fps", "{{camera}}"),
+            ("storesight_detect_effective_fps_floor", "floor {{camera}}"),
+            (f"sum by (camera, reason) (rate(storesight_detect_frames_skipped_total[{RATE}]))",
+             "skipped {{camera}} {{reason}}"),
+        ], "fps", (12, 40, 12, 8), "Frames a second detect runs per camera (below the camera's rate when it "
+           "sheds load: each camera's newest frame wins), its alert floor, and frames skipped."),
         timeseries("Batch size", [
             (f"sum(rate(storesight_detect_batch_size_sum[{RATE}])) / sum(rate(storesight_detect_batch_size_count[{RATE}]))",
              "mean frames per batch"),

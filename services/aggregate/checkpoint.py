@@ -10,7 +10,7 @@ hints name (``AggregatorState`` and what its fields name, transitively). Instanc
 ``__setstate__`` or any other code of the data's choosing runs. Anything else is a
 ``CheckpointError``, which the worker logs, counts and answers by rebuilding the partition.
 
->>> from services.aggregate.core import AggregatorState
+>>> from services.aggregate.state import AggregatorState
 >>> blob = encode(AggregatorState(late_total={"s1": 2}), {("t", 0): 5}, {"t": "id"}, generation=3)
 >>> saved = decode(blob)
 >>> saved.state.late_total, saved.offsets, saved.generation
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.aggregate.core import AggregatorState
+from services.aggregate.state import AggregatorState
 
 FORMAT = "storesight.aggregate.checkpoint"
 VERSION = 1

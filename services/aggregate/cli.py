@@ -1,4 +1,5 @@
-"""``storesight aggregate`` (the service) and ``storesight heatmap CAMERA`` (a PNG)."""
+"""``storesight aggregate`` (the service), ``storesight heatmap CAMERA`` and ``storesight floor-heatmap
+STORE`` (PNGs)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,10 @@ def _heatmap_counts(args, config, camera_id: str):
 
     grid = config.pipeline.aggregate.heatmap_grid
     if args.detections:
-        from services.aggregate.detections_file import read_frames
+        from services.aggregate.detections_file import read_detections_jsonl
         from services.aggregate.heatmap import accumulate
 
-        feet = [tuple(p) for f in read_frames(args.detections, camera_id) if f.camera_id == camera_id
+        feet = [tuple(p) for f in read_detections_jsonl(args.detections, camera_id) if f.camera_id == camera_id
                 for p in f.feet]
         return accumulate(feet, grid)
     from services.aggregate.service import redis_url_from_env
@@ -58,7 +59,7 @@ def _heatmap_counts(args, config, camera_id: str):
 def _cmd_heatmap(args: argparse.Namespace) -> int:
     import cv2
 
-    from services.aggregate.heatmap import median_background, render
+    from services.aggregate.heatmap import file_background, render
     from storesight.config import ConfigError, load_config
 
     try:
@@ -77,16 +78,57 @@ def _cmd_heatmap(args: argparse.Namespace) -> int:
         print(f"no heatmap windows stored for camera {camera.id!r} (is the aggregate service running?)",
               file=sys.stderr)
         return 1
-    source = camera.source.removeprefix("file://")
     try:
-        background = median_background(source, samples=args.samples)
-    except ValueError as exc:
+        background = file_background(camera.source, samples=args.samples)
+    except (OSError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 1
     if not cv2.imwrite(args.out, render(background, counts)):
         print(f"cannot write {args.out}", file=sys.stderr)
         return 1
     print(f"{args.out}: {int(counts.sum())} foot points over a median of {args.samples} frames")
+    return 0
+
+
+def _cmd_floor_heatmap(args: argparse.Namespace) -> int:
+    """Every calibrated camera's foot points of the store, on the store's floor plan."""
+    import cv2
+
+    from services.aggregate.heatmap import project_grid, render
+    from storesight.config import ConfigError, load_config
+    from storesight.floorplane import fit_homography
+
+    try:
+        config = load_config(args.config)
+        store = config.store(args.store)
+    except (ConfigError, KeyError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if store.floor_plan is None:
+        print(f"store {store.id!r} has no floor_plan in the config", file=sys.stderr)
+        return 2
+    plan = cv2.imread(store.floor_plan.image)
+    if plan is None:
+        print(f"cannot read the floor plan image {store.floor_plan.image!r}", file=sys.stderr)
+        return 1
+    total, used = None, []
+    for camera in store.cameras:
+        if camera.floor is None:
+            continue
+        counts = _heatmap_counts(args, config, camera.id)
+        if counts is None:
+            continue
+        h = fit_homography(camera.floor.image, camera.floor.floor)
+        heat = project_grid(counts, h, plan.shape[:2], store.floor_plan.metres_per_pixel)
+        total = heat if total is None else total + heat
+        used.append(camera.id)
+    if total is None:
+        print(f"no heatmap data for the calibrated cameras of {store.id!r}", file=sys.stderr)
+        return 1
+    if not cv2.imwrite(args.out, render(plan, total)):
+        print(f"cannot write {args.out}", file=sys.stderr)
+        return 1
+    print(f"{args.out}: {int(total.sum())} foot points of {', '.join(used)} on the floor plan")
     return 0
 
 
@@ -100,10 +142,20 @@ def register(sub) -> None:
 
     heat = sub.add_parser("heatmap", help="render a camera's foot-point heatmap over a people-free background")
     heat.add_argument("camera")
-    heat.add_argument("--config", required=True)
-    heat.add_argument("--out", required=True, help="PNG file to write")
-    heat.add_argument("--window", default="all", help="'all' stored windows, 'latest', or a window start (epoch s)")
-    heat.add_argument("--detections", help="count foot points from a detections JSONL file instead of Redis")
+    _heatmap_arguments(heat)
     heat.add_argument("--samples", type=int, default=31, help="frames in the median background")
-    heat.add_argument("--redis-prefix", default="storesight:")
     heat.set_defaults(func=_cmd_heatmap)
+
+    plan = sub.add_parser("floor-heatmap", help="render a store's heatmap on its floor plan (calibrated cameras)")
+    plan.add_argument("store")
+    _heatmap_arguments(plan)
+    plan.set_defaults(func=_cmd_floor_heatmap)
+
+
+def _heatmap_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--out", required=True, help="PNG file to write")
+    parser.add_argument("--window", default="all", help="'all' stored windows, 'latest', or a window start (epoch s)")
+    parser.add_argument("--detections", help="count foot points from a detections JSONL file instead of Redis "
+                                              "(camera_id on each line for several cameras)")
+    parser.add_argument("--redis-prefix", default="storesight:")

@@ -6,9 +6,10 @@ import datetime as dt
 import hashlib
 from functools import lru_cache
 
-from services.aggregate.core import FrameRecord, HealthRecord, LiveZone, WindowStats
+from services.aggregate.records import FrameRecord, HealthRecord, LiveZone, WindowStats
+from services.aggregate.store_occupancy import StoreWindow
 from storesight import attributes as wire
-from storesight.contracts import CameraHealth, Detections, ZoneStats, seconds
+from storesight.contracts import CameraHealth, Detections, StoreStats, ZoneStats, seconds
 
 _STATUS = {"OK": ZoneStats.STATUS_OK, "PARTIAL": ZoneStats.STATUS_PARTIAL, "UNKNOWN": ZoneStats.STATUS_UNKNOWN}
 _OPTIONAL = ("occupancy_avg", "occupancy_min", "occupancy_max", "entries", "exits", "unique_tracks",
@@ -72,3 +73,28 @@ def live_to_json(zone: LiveZone, now: float) -> dict:
     return {"zone_kind": zone.zone_kind, "status": zone.status, "occupancy": zone.occupancy,
             "queue_length": zone.queue_length, "wait_estimate_s": zone.wait_estimate_s,
             "capture_time": iso(zone.capture_s), "updated_at": iso(now)}
+
+
+# ---------------------------------------------------------------- the store as a whole
+
+_STORE_STATUS = {"OK": StoreStats.STATUS_OK, "PARTIAL": StoreStats.STATUS_PARTIAL, "UNKNOWN": StoreStats.STATUS_UNKNOWN}
+_RESET = {"": StoreStats.RESET_NONE, "opening": StoreStats.RESET_OPENING, "closing": StoreStats.RESET_CLOSING,
+          "reconciled": StoreStats.RESET_RECONCILED}
+
+
+def store_stats_to_proto(window: StoreWindow) -> StoreStats:
+    msg = StoreStats(store_id=window.store_id, local_date=window.local_date, status=_STORE_STATUS[window.status],
+                     coverage=window.coverage, open=window.open, entries=window.entries, exits=window.exits,
+                     occupancy=window.occupancy, footfall_day=window.footfall_day, clamped=window.clamped,
+                     reset=_RESET[window.reset], drift=window.drift, late_rows=window.late_rows)
+    msg.window_start.FromNanoseconds(int(round(window.window_start * 1e9)))
+    msg.window_end.FromNanoseconds(int(round(window.window_end * 1e9)))
+    return msg
+
+
+def store_live_to_json(window: StoreWindow, now: float) -> dict:
+    """The Redis value of the store's latest closed window (JSON object); occupancy null when unknown."""
+    known = window.status != "UNKNOWN"
+    return {"status": window.status.lower(), "occupancy": window.occupancy if known else None,
+            "footfall_today": window.footfall_day, "local_date": window.local_date, "open": window.open,
+            "window_start": iso(window.window_start), "window_end": iso(window.window_end), "updated_at": iso(now)}

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from services.aggregate.core import FrameRecord
+from services.aggregate.records import FrameRecord
 
 
 def _seconds(value) -> float:
@@ -26,7 +26,7 @@ def _seconds(value) -> float:
     return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
-def read_frames(path: str | Path, camera_id: str) -> Iterator[FrameRecord]:
+def read_detections_jsonl(path: str | Path, camera_id: str) -> Iterator[FrameRecord]:
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if not line.strip():

@@ -8,10 +8,14 @@ camera costs a handful of array operations instead of a Python loop per person a
 >>> zones = PolygonSet([[(0, 0), (1, 0), (1, 1), (0, 1)]])
 >>> zones.contains(np.array([[0.5, 0.5], [2.0, 0.5]])).tolist()
 [[True], [False]]
+
+``frame_geometry`` is that pass for the frames of one camera in a batch: zone counts, zone
+bit masks, line sides and heat cells of every person, as plain ints.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -107,3 +111,48 @@ class LineSet:
         rel = points[:, None, :] - self._a[None, :, :]
         along = (rel * self._unit[None]).sum(axis=2)
         return (along >= 0) & (along <= self._length[None])
+
+
+def grid_cells(feet: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Row-major cell of a (grid_x, grid_y) grid under each normalised (N, 2) foot point (clipped).
+
+    >>> grid_cells(np.array([[0.1, 0.1], [0.99, 0.6], [1.5, -1.0]]), (4, 2)).tolist()
+    [0, 7, 3]
+    """
+    gx, gy = grid
+    ix = np.minimum(np.maximum((feet[:, 0] * gx).astype(np.intp), 0), gx - 1)
+    iy = np.minimum(np.maximum((feet[:, 1] * gy).astype(np.intp), 0), gy - 1)
+    return iy * gx + ix
+
+
+def frame_geometry(feet_per_frame: Sequence[Sequence[Point]], polygons: PolygonSet, lines: LineSet,
+                   debounce: float, grid: tuple[int, int]) -> list[tuple]:
+    """Per frame: (count per zone + the view's count, zone bit mask per person, line sides per person
+    or None without lines, heat cell per person), from one numpy pass over all persons of all frames.
+
+    Everything handed back is plain Python ints in flat lists: the per-frame code then never
+    touches numpy scalars or rows of bools, which cost more than the geometry itself.
+
+    >>> square = PolygonSet([[(0, 0), (0.5, 0), (0.5, 1), (0, 1)]])
+    >>> door = LineSet([((0.5, 0), (0.5, 1), (0, 0.5))])
+    >>> frame_geometry([[(0.2, 0.5), (0.9, 0.5)], []], square, door, 0.01, (2, 1))
+    [([1, 2], [1, 0], [[1], [-1]], [0, 1]), ([0, 0], [], [], [])]
+    """
+    sizes = [len(f) for f in feet_per_frame]
+    rows: list = []
+    for f in feet_per_frame:
+        rows.extend(f if isinstance(f, list) else np.asarray(f).tolist())
+    feet = np.array(rows, dtype=np.float64).reshape(-1, 2)
+    inside = polygons.contains(feet)
+    masks = bit_masks(inside)
+    bounds = list(itertools.accumulate(sizes, initial=0))  # plain ints: cheap to slice with
+    counts = np.zeros((len(sizes), inside.shape[1]), dtype=np.int64)
+    nonempty = np.asarray(sizes) > 0
+    if nonempty.any():
+        starts = np.asarray(bounds[:-1])[nonempty]
+        counts[nonempty] = np.add.reduceat(inside.astype(np.int64), starts, axis=0)
+    counts = np.concatenate([counts, np.asarray(sizes)[:, None]], axis=1).tolist()
+    sides = lines.sides(feet, debounce).tolist() if lines.count else None
+    cells = grid_cells(feet, grid).tolist()
+    return [(counts[k], masks[bounds[k]:bounds[k + 1]], None if sides is None else sides[bounds[k]:bounds[k + 1]],
+             cells[bounds[k]:bounds[k + 1]]) for k in range(len(sizes))]

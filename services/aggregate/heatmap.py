@@ -1,6 +1,8 @@
-"""Heatmaps: foot-point grids (counted by the core per window) drawn over a people-free background.
+"""Heatmaps: foot-point grids (``heat.HeatGrid`` per window, or ``accumulate`` from a file) drawn over
+a people-free background.
 
-The background is the per-pixel median of frames sampled across the camera's file source:
+The background is the per-pixel median of frames sampled across the camera's file source
+(``storesight.video``):
 anyone walking through is in few of the samples, so the median shows the empty scene. It is
 built in memory when a heatmap is drawn and never stored; the PNG holds no frame with people.
 """
@@ -11,37 +13,20 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from services.aggregate.geometry import grid_cells
+from storesight.video import median_background, sample_frames, source_path
+
 
 def accumulate(feet: Iterable[tuple[float, float]], grid: tuple[int, int]) -> np.ndarray:
     """Count normalised foot points into a (grid_y, grid_x) array."""
     gx, gy = grid
-    counts = np.zeros((gy, gx), dtype=np.int64)
-    pts = np.asarray(list(feet), dtype=np.float64).reshape(-1, 2)
-    if len(pts):
-        ix = np.clip((pts[:, 0] * gx).astype(np.intp), 0, gx - 1)
-        iy = np.clip((pts[:, 1] * gy).astype(np.intp), 0, gy - 1)
-        np.add.at(counts, (iy, ix), 1)
-    return counts
+    cells = grid_cells(np.asarray(list(feet), dtype=np.float64).reshape(-1, 2), grid)
+    return np.bincount(cells, minlength=gx * gy).astype(np.int64).reshape(gy, gx)
 
 
-def median_background(source: str, samples: int = 31) -> np.ndarray:
-    """Median of ``samples`` frames spread over a video file (BGR uint8)."""
-    import cv2
-
-    cap = cv2.VideoCapture(source)
-    if not cap.isOpened():
-        raise ValueError(f"cannot open {source!r}: the background needs the camera's file source")
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or samples
-    frames = []
-    for index in np.linspace(0, max(total - 1, 0), num=min(samples, max(total, 1))).astype(int):
-        cap.set(cv2.CAP_PROP_POS_FRAMES, int(index))
-        ok, frame = cap.read()
-        if ok:
-            frames.append(frame)
-    cap.release()
-    if not frames:
-        raise ValueError(f"no frames could be read from {source!r}")
-    return np.median(np.stack(frames), axis=0).astype(np.uint8)
+def file_background(source: str, samples: int = 31) -> np.ndarray:
+    """People-free background of a camera's file source: the median of ``samples`` frames spread over it."""
+    return median_background(sample_frames(source_path(source), count=samples))
 
 
 def render(background: np.ndarray, counts: np.ndarray, alpha: float = 0.55) -> np.ndarray:
@@ -59,3 +44,25 @@ def render(background: np.ndarray, counts: np.ndarray, alpha: float = 0.55) -> n
     colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
     weight = (alpha * np.clip(heat * 3, 0, 1))[..., None]
     return (background * (1 - weight) + colour * weight).astype(np.uint8)
+
+
+def project_grid(counts: np.ndarray, homography: np.ndarray, plan_hw: tuple[int, int],
+                 metres_per_pixel: float) -> np.ndarray:
+    """A camera's foot-point grid moved onto the floor plan: (plan_h, plan_w) counts.
+
+    Each cell's count goes to the plan pixel under the cell centre (image -> floor metres through
+    the camera's homography -> pixels); cells that land outside the plan are left out.
+    """
+    from storesight.floorplane import project
+
+    gy, gx = counts.shape
+    iy, ix = np.nonzero(counts)
+    out = np.zeros(plan_hw, dtype=np.float64)
+    if len(iy) == 0:
+        return out
+    centres = np.c_[(ix + 0.5) / gx, (iy + 0.5) / gy]
+    pixels = np.floor(project(homography, centres) / metres_per_pixel).astype(np.intp)
+    h, w = plan_hw
+    keep = (pixels[:, 0] >= 0) & (pixels[:, 0] < w) & (pixels[:, 1] >= 0) & (pixels[:, 1] < h)
+    np.add.at(out, (pixels[keep, 1], pixels[keep, 0]), counts[iy[keep], ix[keep]])
+    return out

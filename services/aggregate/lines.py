@@ -1,30 +1,82 @@
-"""Line crossing per track, with direction.
+"""Line crossing per track, with direction, that an id switch cannot fake.
 
 A track has a confirmed side of each line (+1 inside, -1 outside). Sides come from
-``LineSet.sides``, which already leaves out foot points inside the debounce band: so a person
-standing on the line and jittering across it counts once (or not at all), and a crossing needs
-the other side really reached. The first confirmed side of a track is not a crossing: nobody was
-seen crossing.
+``LineSet.sides``, which leaves out foot points inside the band of ``line_debounce_px`` around
+the line: a point in the band says nothing. The rule:
+
+1. The first confirmed side of a track is not a crossing: nobody was seen crossing.
+2. A crossing is the confirmed side changing: the foot point was seen beyond the band on one
+   side, then beyond the band on the other (so it travelled at least the band's width, and
+   more than the band on each side). Standing on the line, jittering across it, or turning back
+   inside the band never changes the confirmed side.
+3. Continuity: ``move(track, t, point)`` is told every position of the track (band and outside
+   the segment included). A step faster than ``max_speed`` (normalised image units per second,
+   measured over at least ``min_step_s`` so that box jitter between two close frames is not a
+   "speed") is a teleport: the tracker's id jumped from one person to another. The track is
+   split there: its confirmed sides are forgotten, as for a new person, so the jump itself is
+   never a crossing, and the person behind the new half must then be seen crossing on its own.
 
 >>> counter = LineCrossings()
 >>> [counter.observe(0, 7, side) for side in (-1, -1, 1, 1, -1)]
 [None, None, 'entry', None, 'exit']
+>>> counter = LineCrossings(max_speed=1.0)
+>>> counter.move(8, 0.0, (0.5, 0.40)), counter.observe(0, 8, -1)
+(False, None)
+>>> counter.move(8, 0.08, (0.5, 0.90)), counter.observe(0, 8, 1)  # 0.5 in 80 ms: an id switch
+(True, None)
 """
 
 from __future__ import annotations
+
+import math
 
 ENTRY = "entry"
 EXIT = "exit"
 
 
 class LineCrossings:
-    """Confirmed side per (line, track); ``observe`` returns 'entry', 'exit' or None."""
+    """Confirmed side per (line, track); ``observe`` returns 'entry', 'exit' or None.
 
-    def __init__(self):
+    ``max_speed`` None turns the continuity check off (then ``move`` only records positions).
+    """
+
+    # Class-level defaults: a checkpoint from before the continuity rule restores only ``sides``
+    # (checkpoints set attributes directly, no constructor runs).
+    max_speed: float | None = None
+    min_step_s: float = 0.2
+    splits: int = 0
+
+    def __init__(self, max_speed: float | None = None, min_step_s: float = 0.2):
         self.sides: dict[tuple[int, int], int] = {}
+        self.max_speed = max_speed
+        self.min_step_s = min_step_s
+        self.last: dict[int, tuple[float, float, float]] = {}  # track -> (t, x, y) of its last position
+        self.splits = 0  # teleports seen (tracks split)
+
+
+    def move(self, track: int, t: float, point: tuple[float, float]) -> bool:
+        """Record the track's foot point at ``t``; True when the step was a teleport (track split).
+
+        Call before ``observe`` for that frame. A step back in time is ignored.
+        """
+        last = self.__dict__.setdefault("last", {})
+        before = last.get(track)
+        if before is not None and t < before[0]:
+            return False
+        last[track] = (float(t), float(point[0]), float(point[1]))
+        if before is None or self.max_speed is None:
+            return False
+        step = math.hypot(point[0] - before[1], point[1] - before[2])
+        if step <= self.max_speed * max(t - before[0], self.min_step_s):
+            return False
+        self.splits += 1
+        self._forget_sides(track)
+        return True
 
     def observe(self, line: int, track: int, side: int) -> str | None:
-        """``side``: +1 / -1, a foot point beyond the debounce band (``LineSet.sides``)."""
+        """``side``: +1 / -1, a foot point beyond the debounce band (``LineSet.sides``); 0 says nothing."""
+        if not side:
+            return None
         key = (line, track)
         before = self.sides.get(key)
         self.sides[key] = side
@@ -33,5 +85,9 @@ class LineCrossings:
         return ENTRY if side > 0 else EXIT
 
     def forget(self, track: int) -> None:
+        self._forget_sides(track)
+        self.__dict__.get("last", {}).pop(track, None)
+
+    def _forget_sides(self, track: int) -> None:
         for key in [k for k in self.sides if k[1] == track]:
             del self.sides[key]

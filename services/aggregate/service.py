@@ -1,6 +1,6 @@
 """The aggregate worker: Kafka in, ZoneStats out, live state in Redis, business metrics.
 
-A thin shell around ``core.Aggregator``. One aggregator per input partition number (detections
+A thin shell around ``aggregator.Aggregator``. One aggregator per input partition number (detections
 and camera-health are both keyed by camera id with the same partition count, so partition p of
 each holds the same cameras). Exactly-once *state*: each aggregator's state is checkpointed to
 Redis (versioned JSON, ``checkpoint.py``: data only, never code) together with the input offsets it
@@ -32,15 +32,19 @@ from kafka import ConsumerRebalanceListener
 from prometheus_client import Counter, Gauge
 
 from services.aggregate import checkpoint as checkpoints
+from services.aggregate.aggregator import Aggregator
 from services.aggregate.attributes import HISTOGRAMS, metric_values
 from services.aggregate.convert import frame_from_proto, health_from_proto, live_to_json, zone_stats_to_proto
-from services.aggregate.core import Aggregator, HeatmapWindow, WindowStats
+from services.aggregate.multi_zone_service import MultiZones
+from services.aggregate.records import HeatmapWindow, WindowStats
+from services.aggregate.staff import StaffFilter
+from services.aggregate.store_service import StorePublisher, export_staff
 from storesight.bus import SendRetry, TypedConsumer, TypedProducer
 from storesight.config import Config
 from storesight.contracts import Detections
 from storesight.redis_client import connect_redis, redis_url
 from storesight.service import ServiceRunner
-from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, Topic, topic_ids
+from storesight.topics import CAMERA_HEALTH, DETECTIONS, STORE_STATS, ZONE_STATS, Topic, topic_ids
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +106,8 @@ class Task:
 class AggregateWorker:
     def __init__(self, config: Config, *, group: str = "storesight-aggregate", redis_prefix: str = "storesight:",
                  detections: Topic = DETECTIONS, health: Topic = CAMERA_HEALTH, stats: Topic = ZONE_STATS,
-                 client_id: str | None = None, send_retry: SendRetry | None = None):
+                 client_id: str | None = None, send_retry: SendRetry | None = None,
+                 store_stats: Topic = STORE_STATS):
         self.config = config
         self.settings = config.pipeline.aggregate
         self.group = group
@@ -118,6 +123,16 @@ class AggregateWorker:
         self.topic_ids = topic_ids(config.pipeline.kafka, [t.name for t in self.topics])
         self.producer = TypedProducer(config.pipeline.kafka, f"{self.client_id}-stats")
         self.sends = self.producer.batch(send_retry)  # closed windows, settled before each checkpoint
+        # The store as a whole (entrance lines): see store_service.py.
+        self.store_stats = StorePublisher(config, self.sends, self.redis, topic=store_stats, prefix=redis_prefix,
+                                          group=group, input_partitions=detections.partitions)
+        self.multi_zones = MultiZones(config, self.redis, prefix=redis_prefix, group=group,
+                                      input_partitions=detections.partitions)
+        # Staff exclusion (stores with staff_share): staff persons leave the frames before aggregation.
+        self.staff = StaffFilter(config)
+        self._staff_key = f"{redis_prefix}aggregate:staff:{group}"
+        if self.staff.enabled:
+            self.staff.load_json(self.redis.hgetall(self._staff_key))
         # Counters of rare events exist at 0 from the start: "nothing happened yet" is 0 on the
         # dashboards, not "no data".
         for store in config.stores:
@@ -178,6 +193,9 @@ class AggregateWorker:
         return task
 
     def checkpoint(self, commit: bool = True) -> None:
+        self.multi_zones.save()  # before the offsets move past the frames it holds
+        if self.staff.enabled and (staff_state := self.staff.state_json()):
+            self.redis.hset(self._staff_key, mapping=staff_state)
         pipe = self.redis.pipeline()
         written = []
         for partition, task in self.tasks.items():
@@ -239,6 +257,8 @@ class AggregateWorker:
                 # the Redis checkpoint is what the next owner resumes from (commits only show lag).
                 self.checkpoint(commit=False)
         finally:
+            self.store_stats.forget()
+            self.multi_zones.forget()
             for partition in {tp.partition for tp in revoked}:
                 self.tasks.pop(partition, None)
 
@@ -274,6 +294,9 @@ class AggregateWorker:
             per_task[r.partition].append(frame_from_proto(r.value) if is_frame else health_from_proto(r.value))
         closed = False
         touched: set[str] = set()
+        if self.staff.enabled:
+            per_task = {partition: self.staff.filter(recs) for partition, recs in per_task.items()}
+            export_staff(self.staff)
         for partition, recs in per_task.items():
             task = self.tasks[partition]
             source = ",".join(f"{t}/{p}/{o - 1}" for (t, p), o in sorted(task.offsets.items()))
@@ -281,6 +304,9 @@ class AggregateWorker:
                 closed = True
                 self._publish_closed(out, source)
             touched.update(r.camera_id for r in recs)
+        for out in self.multi_zones.feed((r for recs in per_task.values() for r in recs), set(self.tasks)):
+            closed = True
+            self._publish_closed(out, "multi-zones")
         RECORDS.inc(len(records))
         now = time.monotonic()
         if now - self._last_refresh >= 1.0:
@@ -290,12 +316,14 @@ class AggregateWorker:
             self._publish_live(touched)
         if closed:
             self.sends.settle()  # raises DeliveryFailed (no checkpoint, no commit) when even the DLQ failed
+            self.store_stats.publish(set(self.tasks))  # settles its own sends, then saves the store states
             self.checkpoint()
         elif now - self._last_checkpoint >= self.settings.checkpoint_interval_s:
             self.checkpoint()
         return len(records)
 
     def _publish_closed(self, out, source: str) -> None:
+        self.store_stats.collect(out)
         if isinstance(out, WindowStats):
             self.sends.send(self.stats_topic, f"{out.store_id}/{out.zone_id}", zone_stats_to_proto(out), source=source)
             if out.zone_kind != "line":
@@ -327,8 +355,11 @@ class AggregateWorker:
             for camera_id, cam in agg.state.cameras.items():
                 if ids is None or camera_id in ids:
                     fresh = (cam.live_capture is not None and cam.up is not False and
-                             agg.state.watermark - cam.live_capture <= self.settings.stale_after_s)
+                             cam.watermark - cam.live_capture <= self.settings.stale_after_s)
                     CAMERA_UP.labels(agg.models[camera_id].store_id, camera_id).set(1 if fresh else 0)
+        for zone in self.multi_zones.live():
+            per_store[zone.store_id][zone.zone_id] = json.dumps(live_to_json(zone, wall))
+            self._zone_metrics(zone)
         if per_store:
             pipe = self.redis.pipeline()
             for store_id, mapping in per_store.items():

@@ -15,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", default="storesight-alerts", help="Kafka consumer group")
     parser.add_argument("--zone-stats-topic", default=None, help="override the topic name (tests)")
     parser.add_argument("--health-topic", default=None, help="override the topic name (tests)")
+    parser.add_argument("--store-stats-topic", default=None, help="override the topic name (tests)")
     parser.add_argument("--alerts-topic", default=None, help="override the topic name (tests); DLQ is <name>.dlq")
     parser.add_argument("--key-prefix", default="storesight:alerts:", help="Redis key prefix")
 
@@ -27,7 +28,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     from storesight.config import ConfigError, load_config
     from storesight.service import start_service
     from storesight.startup import StartupError, exit_on_startup_error
-    from storesight.topics import ALERTS, CAMERA_HEALTH, ZONE_STATS
+    from storesight.topics import ALERTS, CAMERA_HEALTH, STORE_STATS, ZONE_STATS
 
     runner = start_service("alerts")
     log = logging.getLogger("services.alerts")
@@ -44,7 +45,8 @@ def run_from_args(args: argparse.Namespace) -> int:
     try:
         run(config, replica_id=args.replica_id, runner=runner, group=args.group,
             zone_topic=topic(ZONE_STATS, args.zone_stats_topic), health_topic=topic(CAMERA_HEALTH, args.health_topic),
-            alerts_topic=topic(ALERTS, args.alerts_topic), key_prefix=args.key_prefix)
+            alerts_topic=topic(ALERTS, args.alerts_topic), key_prefix=args.key_prefix,
+            store_topic=topic(STORE_STATS, args.store_stats_topic))
     except StartupError as exc:  # wrong Kafka/Redis credential, CA or protocol
         return exit_on_startup_error("alerts", exc)
     except RuntimeError as exc:

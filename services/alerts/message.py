@@ -6,7 +6,6 @@ links; never personal data (no names, no contacts, no pictures).
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from services.alerts.incident import Notify
+from storesight.ack import ack_signature, ack_url, ack_valid  # noqa: F401 - the links' signature lives in the core
 
 HEADLINES = {
     Notify.firing: "ALERT",
@@ -114,20 +114,6 @@ def scrub(text: str) -> str:
 def contact_hash(channel: str, contact: str) -> str:
     """Stable, non-reversible key for a recipient (Redis keys never hold a phone or address)."""
     return hashlib.sha256(f"{channel}:{contact}".encode()).hexdigest()[:20]
-
-
-def ack_signature(secret: str, incident_id: str) -> str:
-    """Short HMAC-SHA256 tag (16 url-safe characters) for an incident's ack link."""
-    digest = hmac.new(secret.encode(), f"ack:{incident_id}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:12]).decode()
-
-
-def ack_url(base_url: str, secret: str, incident_id: str) -> str:
-    return f"{base_url.rstrip('/')}/ack/{incident_id}?sig={ack_signature(secret, incident_id)}"
-
-
-def ack_valid(secret: str, incident_id: str, sig: str) -> bool:
-    return hmac.compare_digest(ack_signature(secret, incident_id), sig)
 
 
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:

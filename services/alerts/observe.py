@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storesight.config import Metric, Rule, Store
-from storesight.contracts import CameraHealth, ZoneStats, seconds
+from storesight.config import STORE_METRICS, Metric, Rule, Store
+from storesight.contracts import CameraHealth, StoreStats, ZoneStats, seconds
+
+STORE_SCOPE = "store"
 
 
 @dataclass(frozen=True)
 class Observation:
     """One rule's view of one record: the scope it is about, its event-time window and value."""
 
-    scope: str  # zone id, or camera id for camera_down
+    scope: str  # zone id, camera id for camera_down, STORE_SCOPE for the store as a whole
     window_start: float  # epoch seconds, event time
     at: float  # epoch seconds, event time (window end / report time)
     value: float | None  # None = unknown
@@ -68,3 +70,16 @@ def observe_camera(rule: Rule, msg: CameraHealth) -> Observation | None:
     at = seconds(msg.report_time)
     down = 1.0 if msg.status == CameraHealth.STATUS_DOWN else 0.0
     return Observation(msg.camera_id, at, at, down)
+
+
+def observe_store(rule: Rule, msg: StoreStats) -> Observation | None:
+    """store_occupancy: persons inside at the window end; footfall: entries in the window (store-wide).
+
+    Unknown when no entrance camera delivered in the window: never a 0 that would resolve a capacity alert.
+    """
+    if rule.metric not in STORE_METRICS:
+        return None
+    value = None
+    if msg.status != StoreStats.STATUS_UNKNOWN:
+        value = float(msg.occupancy if rule.metric is Metric.store_occupancy else msg.entries)
+    return Observation(STORE_SCOPE, seconds(msg.window_start), seconds(msg.window_end), value)

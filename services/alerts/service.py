@@ -1,4 +1,4 @@
-"""The alerts service shell: Kafka in (zone stats, camera health), Redis state, messages out,
+"""The alerts service shell: Kafka in (zone stats, store stats, camera health), Redis state, messages out,
 audit trail on the alerts topic, rejected deliveries on the alerts DLQ, /ack/<incident> over HTTP.
 
 Each incident's inputs come from one Kafka key (a zone's stats, a camera's health), so in the
@@ -24,12 +24,12 @@ from services.alerts.incident import IncidentKey, IncidentState, Notify, State, 
 from services.alerts.ledger import Ledger
 from services.alerts.message import Notice, ack_url, ack_valid, mask
 from services.alerts.notifier import NOTIFICATIONS, SUPPRESSED, Notifier, Target
-from services.alerts.observe import Observation, observe_camera, observe_zone
+from services.alerts.observe import Observation, observe_camera, observe_store, observe_zone
 from services.alerts.policy import RetryPolicy
 from services.alerts.schedule import mute_reason
 from storesight.config import Channel, Config, Rule, Store
-from storesight.contracts import AlertEvent, CameraHealth, Delivery, ZoneStats, to_timestamp
-from storesight.topics import ALERTS, BY_NAME, CAMERA_HEALTH, ZONE_STATS, Topic
+from storesight.contracts import AlertEvent, CameraHealth, Delivery, StoreStats, ZoneStats, to_timestamp
+from storesight.topics import ALERTS, BY_NAME, CAMERA_HEALTH, STORE_STATS, ZONE_STATS, Topic
 
 if TYPE_CHECKING:
     from storesight.bus import SendRetry
@@ -86,25 +86,25 @@ class AlertsService:
             return None
 
     def on_zone_stats(self, msg: ZoneStats) -> list[AlertEvent]:
-        store = self._store(msg.store_id)
-        if store is None:
-            return []
-        events = []
-        for rule in store.rules:
-            obs = observe_zone(rule, store, msg)
-            if obs is not None:
-                events += self._apply(store, rule, obs, camera_id="")
-        return events
+        return self._on(msg.store_id, lambda rule, store: observe_zone(rule, store, msg))
+
+    def on_store_stats(self, msg: StoreStats) -> list[AlertEvent]:
+        return self._on(msg.store_id, lambda rule, _store: observe_store(rule, msg))
 
     def on_camera_health(self, msg: CameraHealth) -> list[AlertEvent]:
-        store = self._store(msg.store_id)
+        return self._on(msg.store_id, lambda rule, _store: observe_camera(rule, msg), camera_id=msg.camera_id)
+
+    def _on(self, store_id: str, observe: Callable[[Rule, Store], Observation | None],
+            camera_id: str = "") -> list[AlertEvent]:
+        """Apply every rule of the record's store that the record says something about."""
+        store = self._store(store_id)
         if store is None:
             return []
         events = []
         for rule in store.rules:
-            obs = observe_camera(rule, msg)
+            obs = observe(rule, store)
             if obs is not None:
-                events += self._apply(store, rule, obs, camera_id=msg.camera_id)
+                events += self._apply(store, rule, obs, camera_id=camera_id)
         return events
 
     def _apply(self, store: Store, rule: Rule, obs: Observation, camera_id: str) -> list[AlertEvent]:
@@ -229,7 +229,7 @@ def used_channels(config: Config) -> set[str]:
 def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_topic: Topic = ZONE_STATS,
         health_topic: Topic = CAMERA_HEALTH, alerts_topic: Topic = ALERTS, dlq_topic: Topic | None = None,
         key_prefix: str = "storesight:alerts:", redis_url: str | None = None,
-        send_retry: SendRetry | None = None) -> None:
+        send_retry: SendRetry | None = None, store_topic: Topic = STORE_STATS) -> None:
     """Consume until ``runner.stopping`` is set; ``runner`` is a storesight.service.ServiceRunner."""
     import redis
     from kafka.errors import CommitFailedError, KafkaError
@@ -265,7 +265,7 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
                             dlq_topic or dataclasses.replace(BY_NAME[ALERTS.dlq], name=alerts_topic.dlq))
     runner.add_route("/ack/", service.ack_route)
     runner.add_health_check(lambda: _redis_problem(ledger))
-    consumer = TypedConsumer(kafka, [zone_topic, health_topic], group, f"alerts-{replica_id}", producer)
+    consumer = TypedConsumer(kafka, [zone_topic, health_topic, store_topic], group, f"alerts-{replica_id}", producer)
     runner.set_ready(True)
     log.info("alerts service running", extra={"replica": replica_id, "group": group,
                                               "rules": sum(len(s.rules) for s in config.stores)})
@@ -276,6 +276,8 @@ def run(config: Config, *, replica_id: str, runner, group: str = GROUP, zone_top
                 source[0] = source_of(record)
                 if record.topic == zone_topic.name:
                     service.on_zone_stats(record.value)
+                elif record.topic == store_topic.name:
+                    service.on_store_stats(record.value)
                 else:
                     service.on_camera_health(record.value)
             if records:

@@ -9,7 +9,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 
-from storesight.contracts import AlertEvent, ZoneStats, from_timestamp
+from storesight.contracts import AlertEvent, StoreStats, ZoneStats, from_timestamp
 
 ZONE_STATS_COLUMNS: tuple[str, ...] = (
     "store_id", "zone_id", "window_start", "window_end", "zone_kind", "status", "coverage",
@@ -20,6 +20,15 @@ ZONE_STATS_COLUMNS: tuple[str, ...] = (
 KEY_COLUMNS: tuple[str, ...] = ("store_id", "zone_id", "window_start")
 _OPTIONAL = ZONE_STATS_COLUMNS[7:20]
 _STATUS = {ZoneStats.STATUS_OK: "ok", ZoneStats.STATUS_PARTIAL: "partial", ZoneStats.STATUS_UNKNOWN: "unknown"}
+
+STORE_STATS_COLUMNS: tuple[str, ...] = (
+    "store_id", "window_start", "window_end", "local_date", "status", "coverage", "open", "entries", "exits",
+    "occupancy", "footfall_day", "clamped", "reset", "drift", "late_rows",
+)
+_STORE_STATUS = {StoreStats.STATUS_OK: "ok", StoreStats.STATUS_PARTIAL: "partial",
+                 StoreStats.STATUS_UNKNOWN: "unknown"}
+_RESET = {StoreStats.RESET_NONE: "", StoreStats.RESET_UNSPECIFIED: "", StoreStats.RESET_OPENING: "opening",
+          StoreStats.RESET_CLOSING: "closing", StoreStats.RESET_RECONCILED: "reconciled"}
 
 ALERT_COLUMNS: tuple[str, ...] = (
     "event_id", "incident_id", "rule_id", "store_id", "zone_id", "camera_id", "metric", "from_state",
@@ -46,6 +55,14 @@ def zone_stats_row(msg: ZoneStats) -> tuple:
         # No camera sent data: whatever a producer put in the measured fields is not a measurement.
         values.update(dict.fromkeys(_OPTIONAL))
     return tuple(values[c] for c in ZONE_STATS_COLUMNS)
+
+
+def store_stats_row(msg: StoreStats) -> tuple:
+    """One store_stats row, in STORE_STATS_COLUMNS order; a bad local_date is a ValueError."""
+    return (msg.store_id, from_timestamp(msg.window_start), from_timestamp(msg.window_end),
+            dt.date.fromisoformat(msg.local_date), _STORE_STATUS[msg.status], round(float(msg.coverage), 6),
+            msg.open, msg.entries, msg.exits, msg.occupancy, msg.footfall_day, msg.clamped,
+            _RESET.get(msg.reset, ""), msg.drift, msg.late_rows)
 
 
 def _attributes_json(msg: ZoneStats) -> str | None:

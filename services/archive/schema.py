@@ -89,21 +89,26 @@ def next_month(month: dt.date) -> dt.date:
     return dt.date(month.year + (month.month == 12), month.month % 12 + 1, 1)
 
 
-def partition_name(month: dt.date) -> str:
-    return f"zone_stats_{month:%Y_%m}"
+def partition_name(month: dt.date, table: str = "zone_stats") -> str:
+    return f"{table}_{month:%Y_%m}"
+
+
+# Tables partitioned by month on window_start (003: zone windows, 004: store windows).
+PARTITIONED = ("zone_stats", "store_stats")
 
 
 def ensure_partition(conn: psycopg.Connection, month: dt.date) -> None:
-    """Create the month's partition of zone_stats (UTC month bounds) if it is missing."""
+    """Create the month's partitions of zone_stats and store_stats (UTC month bounds) if missing."""
     start = dt.datetime.combine(month, dt.time(), dt.UTC)
     end = dt.datetime.combine(next_month(month), dt.time(), dt.UTC)
-    statement = sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF zone_stats FOR VALUES FROM ({}) TO ({})").format(
-        sql.Identifier(partition_name(month)), sql.Literal(start), sql.Literal(end))
-    try:
-        with conn.transaction():
-            conn.execute(statement)
-    except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
-        pass  # another archive replica created it at the same moment
+    for table in PARTITIONED:
+        statement = sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} FOR VALUES FROM ({}) TO ({})").format(
+            sql.Identifier(partition_name(month, table)), sql.Identifier(table), sql.Literal(start), sql.Literal(end))
+        try:
+            with conn.transaction():
+                conn.execute(statement)
+        except (psycopg.errors.DuplicateTable, psycopg.errors.UniqueViolation):
+            pass  # another archive replica created it at the same moment
 
 
 def ensure_partitions_ahead(conn: psycopg.Connection, today: dt.date | None = None,
@@ -127,12 +132,13 @@ def sync_stores(conn: psycopg.Connection, config: Config) -> list[str]:
     with conn.transaction():
         for store in config.stores:
             row = conn.execute("SELECT timezone FROM stores WHERE id = %s", (store.id,)).fetchone()
-            conn.execute("""INSERT INTO stores (id, region, name, timezone) VALUES (%s, %s, %s, %s)
+            conn.execute("""INSERT INTO stores (id, region, name, timezone, entrances) VALUES (%s, %s, %s, %s, %s)
                             ON CONFLICT (id) DO UPDATE SET region = EXCLUDED.region, name = EXCLUDED.name,
-                                timezone = EXCLUDED.timezone
-                            WHERE (stores.region, stores.name, stores.timezone)
-                                  IS DISTINCT FROM (EXCLUDED.region, EXCLUDED.name, EXCLUDED.timezone)""",
-                         (store.id, config.region, store.name, store.timezone))
+                                timezone = EXCLUDED.timezone, entrances = EXCLUDED.entrances
+                            WHERE (stores.region, stores.name, stores.timezone, stores.entrances)
+                                  IS DISTINCT FROM (EXCLUDED.region, EXCLUDED.name, EXCLUDED.timezone,
+                                                    EXCLUDED.entrances)""",
+                         (store.id, config.region, store.name, store.timezone, bool(store.entrances)))
             if row is None or row[0] != store.timezone:
                 rebuild_rollup(conn, store.id)
                 rebuilt.append(store.id)
@@ -140,18 +146,28 @@ def sync_stores(conn: psycopg.Connection, config: Config) -> list[str]:
 
 
 def rebuild_rollup(conn: psycopg.Connection, store_id: str) -> None:
-    """Recompute a store's whole hourly rollup from zone_stats (after a time-zone change)."""
-    from services.archive.writer import ROLLUP_COLUMNS, ROLLUP_GROUP, ROLLUP_SELECT
+    """Recompute a store's whole hourly rollups from zone_stats and store_stats (after a time-zone change)."""
+    from services.archive.writer import (
+        ROLLUP_COLUMNS,
+        ROLLUP_GROUP,
+        ROLLUP_SELECT,
+        STORE_ROLLUP_COLUMNS,
+        STORE_ROLLUP_GROUP,
+        STORE_ROLLUP_SELECT,
+    )
 
-    conn.execute("DELETE FROM zone_hourly WHERE store_id = %s", (store_id,))
-    conn.execute(sql.SQL("""
-        INSERT INTO zone_hourly ({columns})
-        SELECT {select}
-        FROM (SELECT z.*, date_trunc('hour', z.window_start, coalesce(s.timezone, 'UTC')) AS hour_start,
-                     coalesce(s.timezone, 'UTC') AS tz
-              FROM zone_stats z LEFT JOIN stores s ON s.id = z.store_id
-              WHERE z.store_id = %s) z
-        {group}""").format(
-        columns=sql.SQL(", ").join(map(sql.Identifier, ROLLUP_COLUMNS)), select=sql.SQL(ROLLUP_SELECT),
-        group=sql.SQL(ROLLUP_GROUP)),
-        (store_id,))
+    for rollup, source, columns, select, group in (
+            ("zone_hourly", "zone_stats", ROLLUP_COLUMNS, ROLLUP_SELECT, ROLLUP_GROUP),
+            ("store_traffic_hourly", "store_stats", STORE_ROLLUP_COLUMNS, STORE_ROLLUP_SELECT, STORE_ROLLUP_GROUP)):
+        conn.execute(sql.SQL("DELETE FROM {} WHERE store_id = %s").format(sql.Identifier(rollup)), (store_id,))
+        conn.execute(sql.SQL("""
+            INSERT INTO {rollup} ({columns})
+            SELECT {select}
+            FROM (SELECT z.*, date_trunc('hour', z.window_start, coalesce(s.timezone, 'UTC')) AS hour_start,
+                         coalesce(s.timezone, 'UTC') AS tz
+                  FROM {source} z LEFT JOIN stores s ON s.id = z.store_id
+                  WHERE z.store_id = %s) z
+            {group}""").format(
+            rollup=sql.Identifier(rollup), source=sql.Identifier(source),
+            columns=sql.SQL(", ").join(map(sql.Identifier, columns)), select=sql.SQL(select), group=sql.SQL(group)),
+            (store_id,))

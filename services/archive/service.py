@@ -1,4 +1,4 @@
-"""The archive service shell: ZoneStats + AlertEvent from Kafka into PostgreSQL.
+"""The archive service shell: ZoneStats, StoreStats and AlertEvent from Kafka into PostgreSQL.
 
 Live ZoneStats (``live=true``) are skipped: only closed windows are history. Each poll is one
 database transaction; Kafka offsets are committed only after it commits, so a crash re-delivers
@@ -20,16 +20,16 @@ from services.archive import db, rows, schema
 from services.archive.writer import ArchiveWriter
 from storesight.bus import Record, TypedConsumer
 from storesight.config import Config
-from storesight.contracts import AlertEvent, ZoneStats
+from storesight.contracts import AlertEvent, StoreStats, ZoneStats
 from storesight.service import ServiceRunner
-from storesight.topics import ALERTS, ZONE_STATS, Topic
+from storesight.topics import ALERTS, STORE_STATS, ZONE_STATS, Topic
 
 log = logging.getLogger(__name__)
 
 GROUP = "storesight-archive"
 
 RECORDS = Counter("storesight_archive_records_total", "Records handled by the archive",
-                  ["kind", "outcome"])  # kind: zone_stats|alert; outcome: written|unchanged|skipped_live|rejected
+                  ["kind", "outcome"])  # kind: zone_stats|store_stats|alert; outcome: written|unchanged|skipped_live|rejected
 BATCH_SECONDS = Histogram("storesight_archive_batch_seconds", "Time to write one batch to PostgreSQL")
 DB_ERRORS = Counter("storesight_archive_db_errors_total", "Failed batch writes (retried)")
 LAST_WINDOW_END = Gauge("storesight_archive_last_window_end_seconds",
@@ -55,7 +55,7 @@ class Archive:
     """One consumer and one connection; ``step()`` polls, writes, then commits offsets."""
 
     def __init__(self, config: Config, url: str, schema_name: str = db.DEFAULT_SCHEMA,
-                 topics: Sequence[Topic] = (ZONE_STATS, ALERTS), group: str = GROUP,
+                 topics: Sequence[Topic] = (ZONE_STATS, ALERTS, STORE_STATS), group: str = GROUP,
                  client_id: str = "archive", max_records: int = 2000):
         self.config = config
         self.url = url
@@ -80,8 +80,9 @@ class Archive:
         if not records:
             return 0
         zone_rows, alert_rows, live = split_records(records)
+        store_rows = self._store_rows(records)
         self._warn_unknown_stores(zone_rows)
-        self._write_until_done(zone_rows, alert_rows, stopping)
+        self._write_until_done(zone_rows, alert_rows, stopping, store_rows)
         self.consumer.commit()
         RECORDS.labels("zone_stats", "skipped_live").inc(live)
         RECORDS.labels("alert", "written").inc(len(alert_rows))
@@ -89,6 +90,20 @@ class Archive:
             newest = max(r[rows.ZONE_STATS_COLUMNS.index("window_end")] for r in zone_rows)
             LAST_WINDOW_END.set(newest.timestamp())
         return len(records)
+
+    @staticmethod
+    def _store_rows(records: Sequence[Record]) -> list[tuple]:
+        """store_stats rows of a poll; a record that cannot be a row is counted and logged, not written."""
+        out = []
+        for record in records:
+            if isinstance(record.value, StoreStats):
+                try:
+                    out.append(rows.store_stats_row(record.value))
+                except (ValueError, KeyError) as exc:
+                    RECORDS.labels("store_stats", "rejected").inc()
+                    log.error("store record rejected", extra={"store": record.value.store_id,
+                                                              "error": str(exc)[:200]})
+        return out
 
     def _warn_unknown_stores(self, zone_rows) -> None:
         """Windows of a store missing from the config are archived, but the local-time views
@@ -98,12 +113,13 @@ class Archive:
                         extra={"store": store_id})
             self._known_stores.add(store_id)
 
-    def _write_until_done(self, zone_rows, alert_rows, stopping) -> None:
+    def _write_until_done(self, zone_rows, alert_rows, stopping, store_rows=()) -> None:
         delay = 0.5
         while True:
             started = time.perf_counter()
             try:
-                changed = self.writer.write(zone_rows, alert_rows)
+                self.writer.write(zone_rows, alert_rows, store_rows)
+                changed, store_changed = self.writer.changed["zone_stats"], self.writer.changed["store_stats"]
             except psycopg.OperationalError as exc:
                 DB_ERRORS.inc()
                 self.db_problem = f"database: {type(exc).__name__}"
@@ -119,10 +135,13 @@ class Archive:
                 # partition forever: write the batch row by row and count what is rejected.
                 log.warning("batch rejected; writing row by row", extra={"error": str(exc)[:200]})
                 changed = self._write_rows_one_by_one(zone_rows, alert_rows)
+                store_changed = self._write_rows_one_by_one_store(store_rows)
             BATCH_SECONDS.observe(time.perf_counter() - started)
             self.db_problem = None
             RECORDS.labels("zone_stats", "written").inc(changed)
             RECORDS.labels("zone_stats", "unchanged").inc(len(zone_rows) - changed)
+            RECORDS.labels("store_stats", "written").inc(store_changed)
+            RECORDS.labels("store_stats", "unchanged").inc(len(store_rows) - store_changed)
             return
 
     def _write_rows_one_by_one(self, zone_rows, alert_rows) -> int:
@@ -135,6 +154,17 @@ class Archive:
                 RECORDS.labels(kind, "rejected").inc()
                 log.error("record rejected by the database", extra={
                     "kind": kind, "key": repr((zone_row or alert_row)[:3])[:200], "error": str(exc)[:200]})
+        return changed
+
+    def _write_rows_one_by_one_store(self, store_rows) -> int:
+        changed = 0
+        for row in store_rows:
+            try:
+                changed += self.writer.write([], [], [row])
+            except psycopg.DataError as exc:
+                RECORDS.labels("store_stats", "rejected").inc()
+                log.error("record rejected by the database", extra={
+                    "kind": "store_stats", "key": repr(row[:2])[:200], "error": str(exc)[:200]})
         return changed
 
     def _reconnect(self) -> None:
@@ -151,7 +181,7 @@ class Archive:
 
 
 def run(config: Config, runner: ServiceRunner, schema_name: str = db.DEFAULT_SCHEMA,
-        topics: Sequence[Topic] = (ZONE_STATS, ALERTS), group: str = GROUP) -> int:
+        topics: Sequence[Topic] = (ZONE_STATS, ALERTS, STORE_STATS), group: str = GROUP) -> int:
     """The service loop: until SIGTERM, then finish the in-flight batch, commit, close."""
     archive = Archive(config, db.database_url(config.pipeline), schema_name, topics, group)
     runner.add_health_check(lambda: archive.db_problem)

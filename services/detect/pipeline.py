@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from services.detect.backends import Backend, load_backend
+from services.detect.fixtures import FixtureSettings, StaticFixtures
 from services.detect.regions import Polygon, drop_ignored
 from services.detect.tracker import CameraTrackers, TrackedPerson, TrackerSettings
 from storesight.config import DetectSettings
@@ -77,8 +78,8 @@ class FrameResult:
 
 
 def tracker_settings(settings: DetectSettings) -> TrackerSettings:
-    return TrackerSettings(high_confidence=settings.confidence, low_confidence=settings.track_low_confidence,
-                           max_lost_s=settings.track_memory_s, report_hidden_s=settings.track_report_hidden_s)
+    return TrackerSettings(high_confidence=settings.confidence, max_lost_s=settings.track_memory_s,
+                           report_hidden_s=settings.track_report_hidden_s)
 
 
 class Detector:
@@ -88,13 +89,14 @@ class Detector:
                  ignore_regions: dict[str, list[Polygon]] | None = None):
         self.settings = settings
         self.ignore_regions = ignore_regions or {}
-        # The backend keeps low-confidence candidates: the tracker uses them to hold on to
-        # half-hidden people, and drops those that extend no track.
+        # The backend keeps weak candidates too: they help recognise static fixtures (whose
+        # confidence wanders); the tracker (OC-SORT) uses only those >= ``confidence``.
         self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
                                                settings.input_size, settings.track_low_confidence,
                                                settings.iou, settings.max_batch, settings.tensorrt,
                                                settings.precision, settings.int8_model_path)
         self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
+        self.fixtures: dict[str, StaticFixtures] = {}
 
     @property
     def model_name(self) -> str:
@@ -108,9 +110,18 @@ class Detector:
         for camera, image, now, people in zip(cameras, images, times, boxes, strict=True):
             height, width = image.shape[:2]
             people = drop_ignored(normalise(people, width, height), self.ignore_regions.get(camera, []))
+            if self.settings.fixture_after_s > 0:
+                people = self._fixtures(camera).filter(people, now)
             tracked = self.trackers.update(camera, people, now)
             results.append([_person(p) for p in tracked])
         return results, spent
+
+    def _fixtures(self, camera: str) -> StaticFixtures:
+        fixtures = self.fixtures.get(camera)
+        if fixtures is None:
+            fixtures = self.fixtures[camera] = StaticFixtures(FixtureSettings(
+                fixture_after_s=self.settings.fixture_after_s))
+        return fixtures
 
 
 def normalise(people: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -1,10 +1,13 @@
 """Kafka shell of the detect service: frames in (consumer group), detections out (key camera_id).
 
-Loop: poll frames into the batch policy; when a batch is due, drop frames older than
-``max_frame_age_s`` (counted), decode the JPEGs, detect + track, publish one ``Detections``
-per frame carrying the frame's capture time, wait until the broker acknowledged every one
-(a failed produce is retried, then its Detections goes to ``storesight.detections.dlq``: see
-``storesight.bus.PendingSends``), then commit the consumed offsets (at-least-once). Pixels never leave this process: only boxes and ids are published.
+Loop: poll every waiting frame into the shedder (each camera's newest frames win; older queued
+ones are skipped and counted, ``shedding.py``); when a batch is due (``batching.py``), take one
+frame per camera per round, drop frames older than ``max_frame_age_s`` (counted), decode the
+JPEGs, detect + track, publish one ``Detections`` per frame carrying the frame's capture time and
+the camera's effective detection rate, wait until the broker acknowledged every one (a failed
+produce is retried, then its Detections goes to ``storesight.detections.dlq``: see
+``storesight.bus.PendingSends``), then commit the offsets of every frame run or skipped
+(at-least-once). Pixels never leave this process: only boxes and ids are published.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.detect.attributes.stage import AttributeStage
 from services.detect.batching import BatchPolicy, split_stale
 from services.detect.pipeline import Detector, PersonResult
+from services.detect.shedding import SKIP_REASONS, RateMeter, Shedder
 from storesight.bus import Record, SendRetry, TypedConsumer, TypedProducer, source_of
 from storesight.config import Config, DetectSettings, KafkaSettings
 from storesight.contracts import Detections, Frame, seconds
@@ -34,6 +38,15 @@ UNKNOWN_CAMERA = "unknown"
 FRAMES_TOTAL = Counter("storesight_detect_frames_total", "Frames run through the detector", ["camera"])
 FRAMES_DROPPED = Counter("storesight_detect_frames_dropped_total", "Frames not detected, by reason", ["reason"])
 DROP_REASONS = ("stale", "undecodable")
+FRAMES_SKIPPED = Counter("storesight_detect_frames_skipped_total",
+                         "Frames not run because a newer frame of the camera won (load shedding)", ["camera", "reason"])
+EFFECTIVE_FPS = Gauge("storesight_detect_effective_fps",
+                      "Frames a second the detector ran for the camera, over the last 10 s of capture time", ["camera"])
+EFFECTIVE_FPS_FLOOR = Gauge("storesight_detect_effective_fps_floor",
+                            "Configured lowest effective rate (min_effective_fps): alert below it", ["camera"])
+FRAME_GAPS = Counter("storesight_detect_frame_gaps_total",
+                     "Processed frames of a camera further apart than the track memory (tracks may split)",
+                     ["camera"])
 BATCH_SIZE = Histogram("storesight_detect_batch_size", "Frames per detector batch",
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 INFERENCE_SECONDS = Histogram("storesight_detect_inference_seconds", "Model time per batch",
@@ -44,10 +57,17 @@ LAG_SECONDS = Histogram("storesight_detect_lag_seconds", "Capture time to detect
                         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32))
 
 
+# Frames held in memory at most (the shedder's queues): bounds memory when every camera's
+# backlog is kept (a large ``shed_window_s``); beyond it frames wait in Kafka.
+MAX_QUEUED = 256
+RATE_SPAN_S = 10.0
+
+
 @dataclass
 class Pending:
     record: Record
     capture_s: float
+    label: str  # camera label of the metrics
 
 
 class DetectLoop:
@@ -68,25 +88,53 @@ class DetectLoop:
         # Track ids restart in every process: a random epoch per camera tracker instance makes
         # (camera, epoch, track) unique across restarts and rebalances (Detections.tracker_epoch).
         self.epochs: dict[str, str] = {}
-        self.policy: BatchPolicy[Pending] = BatchPolicy(settings.max_batch, settings.max_wait_ms / 1000)
+        self.policy = BatchPolicy(settings.max_batch, settings.max_wait_ms / 1000)
+        self.shedder: Shedder[Pending] = Shedder(settings.shed_window_s)
+        self.rates: dict[str, RateMeter] = {}
         self.cameras = cameras
         self.clock = clock
         self.published = 0
         self.dropped = 0
+        self.skipped = 0
+        self.gaps = 0
         self.last_step = time.monotonic()
+        self._next_batch_at = 0.0  # max_detect_fps: no batch before this (monotonic)
         for reason in DROP_REASONS:
             FRAMES_DROPPED.labels(reason)  # 0 from the start: "no drops yet" is 0, not missing data
+        for camera in sorted(cameras or ()):
+            for reason in SKIP_REASONS:
+                FRAMES_SKIPPED.labels(camera, reason)
+            FRAME_GAPS.labels(camera)
+            EFFECTIVE_FPS_FLOOR.labels(camera).set(settings.min_effective_fps)
+
+    def _label(self, camera: str) -> str:
+        return camera if self.cameras is None or camera in self.cameras else UNKNOWN_CAMERA
 
     def step(self, idle_timeout_s: float = 0.1) -> int:
         """Poll once and run a batch if one is due; returns the number of frames published."""
         self.last_step = time.monotonic()
-        wait = min(self.policy.wait_s(time.monotonic()), idle_timeout_s) if len(self.policy) else idle_timeout_s
-        room = max(1, self.settings.max_batch * 2 - len(self.policy))
+        waiting = len(self.shedder)
+        wait = min(self.policy.wait_s(waiting, time.monotonic()), idle_timeout_s) if waiting else idle_timeout_s
+        wait = max(wait, min(self._next_batch_at - time.monotonic(), idle_timeout_s))
+        room = max(1, MAX_QUEUED - waiting)
         for record in self.consumer.poll(timeout_ms=int(wait * 1000), max_records=room):
-            self.policy.add(Pending(record, seconds(record.value.capture_time)), time.monotonic())
-        if not self.policy.due(time.monotonic()):
-            return 0
-        return self._run_batch(self.policy.take(time.monotonic()))
+            frame: Frame = record.value
+            item = Pending(record, seconds(frame.capture_time), self._label(frame.camera_id))
+            for old, reason in self.shedder.offer(frame.camera_id, item.capture_s, item,
+                                                  (record.topic, record.partition, record.offset)):
+                FRAMES_SKIPPED.labels(old.label, reason).inc()
+                self.skipped += 1
+        waiting = len(self.shedder)
+        self.policy.note(waiting, time.monotonic())
+        if not self.policy.due(waiting, time.monotonic()) or time.monotonic() < self._next_batch_at:
+            return 0  # frames keep arriving meanwhile: the shedder keeps each camera's newest
+        batch = self.shedder.take(self.settings.max_batch)
+        self.policy.taken(len(self.shedder), time.monotonic())
+        began = time.monotonic()
+        done = self._run_batch(batch)
+        if self.settings.max_detect_fps > 0:
+            self._next_batch_at = began + len(batch) / self.settings.max_detect_fps
+        return done
 
     def _run_batch(self, batch: list[Pending]) -> int:
         fresh, stale = split_stale(batch, lambda p: p.capture_s, self.clock(), self.settings.max_frame_age_s)
@@ -105,8 +153,25 @@ class DetectLoop:
         if frames:
             self._detect_and_publish(frames, images)
         self.sends.settle()  # every Detections acknowledged or in the DLQ; raises (no commit) otherwise
-        self.consumer.commit_offsets(_next_offsets(batch))
+        offsets = self.shedder.committable()
+        if offsets:
+            self.consumer.commit_offsets(offsets)
         return len(frames)
+
+    def _rate(self, item: Pending) -> float:
+        """Note a processed frame; the camera's effective rate (and a gap the tracks may not bridge)."""
+        camera = item.record.value.camera_id
+        meter = self.rates.setdefault(camera, RateMeter(RATE_SPAN_S))
+        last = meter.last_s
+        if last is not None and item.capture_s - last > self.settings.track_memory_s:
+            FRAME_GAPS.labels(item.label).inc()
+            self.gaps += 1
+            log.warning("frame gap longer than the track memory: tracks may split",
+                        extra={"camera": camera, "gap_s": round(item.capture_s - last, 3),
+                               "track_memory_s": self.settings.track_memory_s})
+        meter.add(item.capture_s)
+        EFFECTIVE_FPS.labels(item.label).set(meter.fps)
+        return meter.fps
 
     def _detect_and_publish(self, frames: list[Pending], images: list[np.ndarray]) -> None:
         cameras = [p.record.value.camera_id for p in frames]
@@ -117,14 +182,15 @@ class DetectLoop:
         messages = [detections_message(item.record.value, persons, self.detector.model_name, per_frame_ms,
                                        image.shape[1], image.shape[0], self._epoch(item.record.value.camera_id))
                     for item, image, persons in zip(frames, images, people, strict=True)]
+        for item, message in zip(frames, messages, strict=True):
+            message.effective_fps = self._rate(item)
         if self.attributes is not None:
             # Appends k-anonymous AttributeAggregate groups to the messages' `attributes`; nothing per person.
             self.attributes.process(list(zip(images, messages, strict=True)))
         for item, message in zip(frames, messages, strict=True):
             frame: Frame = item.record.value
             self.sends.send(self.detections_topic, frame.camera_id, message, source=source_of(item.record))
-            label = frame.camera_id if self.cameras is None or frame.camera_id in self.cameras else UNKNOWN_CAMERA
-            FRAMES_TOTAL.labels(label).inc()
+            FRAMES_TOTAL.labels(item.label).inc()
         now = self.clock()
         for item in frames:
             LAG_SECONDS.observe(max(0.0, now - item.capture_s))
@@ -161,14 +227,6 @@ def detections_message(frame: Frame, persons: list[PersonResult], model: str, in
     return message
 
 
-def _next_offsets(batch: list[Pending]) -> dict[tuple[str, int], int]:
-    offsets: dict[tuple[str, int], int] = {}
-    for item in batch:
-        key = (item.record.topic, item.record.partition)
-        offsets[key] = max(offsets.get(key, 0), item.record.offset + 1)
-    return offsets
-
-
 def run(config: Config, runner: ServiceRunner, group: str = GROUP) -> None:
     """Run until SIGTERM: finish the batch in hand, commit, close."""
     cameras = {camera.id for _, camera in config.cameras()}
@@ -189,4 +247,5 @@ def run(config: Config, runner: ServiceRunner, group: str = GROUP) -> None:
     finally:
         runner.set_ready(False)
         loop.close()
-        log.info("detect stopped", extra={"published": loop.published, "dropped": loop.dropped})
+        log.info("detect stopped", extra={"published": loop.published, "dropped": loop.dropped,
+                                          "skipped": loop.skipped, "gaps": loop.gaps})

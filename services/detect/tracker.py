@@ -1,72 +1,52 @@
-"""Per-camera multi-person tracking in the ByteTrack style, in plain numpy.
+"""Per-camera multi-person tracking: OC-SORT from Roboflow's ``trackers`` package, behind our interface.
 
-Why it matters: downstream counts distinct visitors by track id, so an id switch is a
-double count. The tracker therefore
-- predicts every track forward with a damped constant velocity before matching,
-- matches confident detections first, then uses low-confidence ones (a half-occluded person
-  scores low) to keep existing tracks alive, as ByteTrack does,
-- keeps a lost track for ``max_lost_s`` so a person hidden for a moment gets the same id back,
-  matching it by overlap or, when the prediction drifted, by centre distance,
-- confirms a new track only after ``min_hits`` detections, so one-frame false positives never
-  get an id.
+Why a library: downstream counts visitors and door crossings by track id, so an id switch is a
+double count, and a well-kept, benchmarked tracker switches less than our own did. On the same
+detector boxes (bench/ACCURACY.md, ``python -m bench.tracking``) ``trackers``' OC-SORT had the
+best IDF1 and the fewest id switches of the trackers tried, on every labelled clip.
+
+What this wrapper adds, all in time rather than frames so it holds at any effective frame rate
+(a camera processed at 2 fps or at 25):
+- capture timestamps go to the library (``timestamp=``): its Kalman prediction and its track
+  memory (``max_lost_s``) are in seconds;
+- a new track needs ``min_hits`` detections, and at least ``confirm_s`` of them at the camera's
+  frame rate, which is derived from the capture times, before it gets an id;
+- ids come from our own counter (``first_id``), so a reset camera never reuses an id;
+- a confirmed person hidden for at most ``report_hidden_s`` is still reported, at the library's
+  prediction, flagged ``predicted`` (people behind others are still there), while the predicted
+  centre stays in view;
+- a confident detection not (yet) on a confirmed track is reported with id 0: it is a person
+  in this frame, for occupancy, but no visitor until its track is confirmed.
 Boxes are xyxy in any consistent unit (the service uses normalised 0..1 coordinates).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
-
-from services.detect.postprocess import iou_matrix
 
 
 @dataclass(frozen=True)
 class TrackerSettings:
-    high_confidence: float = 0.5
-    low_confidence: float = 0.15
-    match_iou: float = 0.2
-    # A lost track may also match a detection whose centre is this many box sizes away.
-    lost_match_distance: float = 0.6
+    high_confidence: float = 0.35
+    match_iou: float = 0.3
     max_lost_s: float = 2.0
     min_hits: int = 2
-    # Velocity smoothing (0..1, weight of the newest measurement) and how long to extrapolate.
-    velocity_weight: float = 0.5
-    max_predict_s: float = 0.5
-    # Keep reporting a hidden person (at the predicted box, flagged) for this long, while the
-    # prediction stays inside the image: people behind others are still there.
+    confirm_s: float = 0.2
     report_hidden_s: float = 0.5
+    # Report a confident detection whose track is not confirmed yet (id 0): it counts in occupancy.
+    report_unconfirmed: bool = True
     view: tuple[float, float] = (1.0, 1.0)  # width, height of the image in box units
-
-
-@dataclass
-class Track:
-    track_id: int
-    box: np.ndarray  # xyxy at last_seen
-    score: float
-    last_seen: float
-    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=np.float32))
-    hits: int = 1
-    missed: int = 0  # updates in a row without a detection
-    confirmed: bool = False
-
-    def predict(self, now: float, horizon_s: float) -> np.ndarray:
-        dt = min(max(now - self.last_seen, 0.0), horizon_s)
-        return self.box + self.velocity * dt
-
-    def update(self, box: np.ndarray, score: float, now: float, weight: float) -> None:
-        dt = now - self.last_seen
-        if dt > 0:
-            measured = (box - self.box) / dt
-            self.velocity = (1 - weight) * self.velocity + weight * measured
-        self.box, self.score, self.last_seen = box, score, now
-        self.hits += 1
-        self.missed = 0
+    # The library's Kalman filter is tuned in pixels: boxes are scaled by this before it sees them.
+    scale: float = 1000.0
 
 
 @dataclass(frozen=True)
 class TrackedPerson:
-    """One detection of this frame with its track id (0 while the track is not yet confirmed)."""
+    """One person of this frame with its track id (0 while the track is not yet confirmed)."""
 
     box: tuple[float, float, float, float]
     confidence: float
@@ -74,120 +54,89 @@ class TrackedPerson:
     predicted: bool = False  # not detected in this frame: a briefly hidden, tracked person
 
 
-def _greedy_match(similarity: np.ndarray, valid: np.ndarray) -> list[tuple[int, int]]:
-    """Pairs (row, col) among ``valid`` cells, best similarity first, each row and column used once."""
-    pairs: list[tuple[int, int]] = []
-    rows, cols = np.nonzero(valid)
-    order = np.argsort(-similarity[rows, cols], kind="stable")
-    used_r, used_c = set(), set()
-    for k in order:
-        r, c = int(rows[k]), int(cols[k])
-        if r not in used_r and c not in used_c:
-            pairs.append((r, c))
-            used_r.add(r)
-            used_c.add(c)
-    return pairs
-
-
-def _centre_closeness(tracks: np.ndarray, dets: np.ndarray, reach: float) -> np.ndarray:
-    """1 for identical centres, falling to 0 at ``reach`` times the track's box size."""
-    tc = (tracks[:, :2] + tracks[:, 2:4]) / 2
-    dc = (dets[:, :2] + dets[:, 2:4]) / 2
-    size = np.sqrt(np.clip((tracks[:, 2] - tracks[:, 0]) * (tracks[:, 3] - tracks[:, 1]), 1e-12, None))
-    dist = np.linalg.norm(tc[:, None] - dc[None], axis=2) / (reach * size[:, None])
-    return np.clip(1 - dist, 0, None).astype(np.float32)
+# The library counts its lost-track buffer in frames of a 30 fps video.
+_LIBRARY_FPS = 30.0
 
 
 class Tracker:
-    """Tracks of one camera. ``update`` takes one frame's detections (N, 5: xyxy + score)."""
+    """Tracks of one camera. ``update`` takes one frame's detections (N, 5: xyxy + score) and its capture time."""
 
     def __init__(self, settings: TrackerSettings | None = None, first_id: int = 1):
-        self.settings = settings or TrackerSettings()
-        self.tracks: list[Track] = []
+        import supervision as sv
+        from trackers import OCSORTTracker
+
+        self.settings = s = settings or TrackerSettings()
+        self._sv = sv
+        self._lib = OCSORTTracker(lost_track_buffer=max(1, round(s.max_lost_s * _LIBRARY_FPS)),
+                                  frame_rate=_LIBRARY_FPS, minimum_consecutive_frames=max(1, s.min_hits - 1),
+                                  minimum_iou_threshold=s.match_iou, high_conf_det_threshold=s.high_confidence)
         self.next_id = first_id
-        self._tentative_id = -1
+        self._ids: dict[int, int] = {}  # library id -> ours
+        self._last_time: float | None = None
+        self._frame_s: float | None = None  # smoothed time between frames
 
     def update(self, detections: np.ndarray, now: float) -> list[TrackedPerson]:
         s = self.settings
-        self.tracks = [t for t in self.tracks if now - t.last_seen <= s.max_lost_s]
         dets = np.asarray(detections, dtype=np.float32).reshape(-1, 5)
-        assigned: dict[int, Track] = {}
-
-        high = np.nonzero(dets[:, 4] >= s.high_confidence)[0]
-        low = np.nonzero((dets[:, 4] >= s.low_confidence) & (dets[:, 4] < s.high_confidence))[0]
-        # Confirmed tracks first so an established person wins a detection over a newcomer.
-        pool = sorted(self.tracks, key=lambda t: (not t.confirmed, -t.hits))
-
-        # 1) confident detections against every track (recently seen or lost).
-        free_tracks = self._match(pool, dets, high, now, assigned, allow_distance=True)
-        # 2) low-confidence detections only extend tracks seen in the previous frames.
-        recent = [t for t in free_tracks if t.confirmed]
-        self._match(recent, dets, low, now, assigned, allow_distance=False)
-
-        # 3) unmatched confident detections start tentative tracks.
-        for d in high:
-            if int(d) not in assigned:
-                track = Track(self._tentative_id, dets[d, :4].copy(), float(dets[d, 4]), now)
-                self._tentative_id -= 1
-                self.tracks.append(track)
-                assigned[int(d)] = track
-
+        self._observe_rate(now)
+        # The library counts updates after the first detection: n of them = n + 1 detections.
+        self._lib.minimum_consecutive_frames = max(1, self._hits_needed() - 1)
+        found = self._sv.Detections(xyxy=dets[:, :4] * s.scale, confidence=dets[:, 4],
+                                    class_id=np.zeros(len(dets), dtype=int))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = self._lib.update(found, timestamp=now)
+        # The library reports a confirmed track found again after a miss as -1 until it has had
+        # min_hits detections in a row again; it is the same person, so it keeps its id here.
+        again = {tuple(np.asarray(t.last_observation, dtype=np.float32).reshape(-1)[:4].tolist()): t.tracker_id
+                 for t in self._lib.tracks if t.time_since_update == 0 and t.tracker_id in self._ids}
         persons = []
-        for d in sorted(assigned):
-            track = assigned[d]
-            if not track.confirmed and track.hits >= s.min_hits:
-                track.confirmed = True
-                track.track_id = self.next_id
-                self.next_id += 1
-            box = tuple(float(v) for v in dets[d, :4])
-            persons.append(TrackedPerson(box, float(dets[d, 4]), track.track_id if track.confirmed else 0))
-        matched_now = {id(t) for t in assigned.values()}
-        for track in self.tracks:
-            if id(track) not in matched_now:
-                track.missed += 1
-        # Unconfirmed tracks that missed a frame were noise: forget them.
-        self.tracks = [t for t in self.tracks if t.confirmed or t.missed == 0]
-        return persons + self._hidden(now)
+        for box, score, lib_id in zip(out.xyxy / s.scale, out.confidence, out.tracker_id, strict=True):
+            if lib_id < 0:
+                lib_id = again.get(tuple((box * s.scale).astype(np.float32).tolist()), -1)
+            if lib_id >= 0:
+                persons.append(TrackedPerson(tuple(float(v) for v in box), float(score), self._id(int(lib_id))))
+            elif s.report_unconfirmed and score >= s.high_confidence:
+                persons.append(TrackedPerson(tuple(float(v) for v in box), float(score), 0))
+        return persons + self._hidden()
 
-    def _hidden(self, now: float) -> list[TrackedPerson]:
+    def _observe_rate(self, now: float) -> None:
+        if self._last_time is not None:
+            dt = now - self._last_time
+            if dt <= 0:
+                return
+            self._frame_s = dt if self._frame_s is None else 0.8 * self._frame_s + 0.2 * dt
+        self._last_time = now
+
+    def _hits_needed(self) -> int:
+        s = self.settings
+        if not self._frame_s:
+            return s.min_hits
+        return max(s.min_hits, math.ceil(s.confirm_s / self._frame_s - 1e-9))
+
+    def _id(self, lib_id: int) -> int:
+        ours = self._ids.get(lib_id)
+        if ours is None:
+            ours = self._ids[lib_id] = self.next_id
+            self.next_id += 1
+        return ours
+
+    def _hidden(self) -> list[TrackedPerson]:
         """Confirmed tracks missed for at most ``report_hidden_s`` whose predicted centre is in view."""
         s = self.settings
         hidden = []
-        for track in self.tracks:
-            if track.missed == 0 or now - track.last_seen > s.report_hidden_s:
+        for track in self._lib.tracks:
+            if track.time_since_update == 0 or track.tracker_id not in self._ids:
                 continue
-            box = track.predict(now, s.max_predict_s)
+            if (track.time_since_update_seconds or 0.0) > s.report_hidden_s:
+                continue
+            box = np.asarray(track.get_state_bbox(), dtype=np.float64).reshape(4) / s.scale
+            if not np.all(np.isfinite(box)):
+                continue
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             if 0 <= cx <= s.view[0] and 0 <= cy <= s.view[1]:
-                hidden.append(TrackedPerson(tuple(float(v) for v in box), track.score, track.track_id, True))
+                hidden.append(TrackedPerson(tuple(float(v) for v in box), 0.0, self._ids[track.tracker_id], True))
         return hidden
-
-    def _match(self, tracks: list[Track], dets: np.ndarray, candidates: np.ndarray, now: float,
-               assigned: dict[int, Track], allow_distance: bool) -> list[Track]:
-        """Match ``candidates`` (detection indices) to ``tracks``; return the tracks left unmatched."""
-        if not tracks or len(candidates) == 0:
-            return tracks
-        s = self.settings
-        predicted = np.stack([t.predict(now, s.max_predict_s) for t in tracks])
-        boxes = dets[candidates, :4]
-        iou = iou_matrix(predicted, boxes)
-        valid = iou >= s.match_iou
-        similarity = iou
-        if allow_distance:
-            # A lost track (its person briefly hidden) may also match by centre distance,
-            # ranked below every overlap match.
-            lost = np.array([t.missed > 0 for t in tracks])[:, None]
-            closeness = _centre_closeness(predicted, boxes, s.lost_match_distance)
-            by_distance = lost & ~valid & (closeness > 0)
-            similarity = np.where(by_distance, closeness * s.match_iou * 0.99, iou)
-            valid = valid | by_distance
-        matched = set()
-        for r, c in _greedy_match(similarity, valid):
-            track, d = tracks[r], int(candidates[c])
-            track.update(dets[d, :4].copy(), float(dets[d, 4]), now, s.velocity_weight)
-            assigned[d] = track
-            matched.add(r)
-        return [t for i, t in enumerate(tracks) if i not in matched]
 
 
 class CameraTrackers:

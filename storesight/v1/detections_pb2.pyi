@@ -83,7 +83,7 @@ class AttributeAggregate(_message.Message):
     def __init__(self, zone_id: _Optional[str] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., distinct_tracks: _Optional[int] = ..., expressions: _Optional[_Mapping[str, int]] = ..., age_bands: _Optional[_Mapping[str, int]] = ..., genders: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class Detections(_message.Message):
-    __slots__ = ("camera_id", "store_id", "frame_seq", "capture_time", "persons", "model", "inference_ms", "frame_width", "frame_height", "attributes", "tracker_epoch")
+    __slots__ = ("camera_id", "store_id", "frame_seq", "capture_time", "persons", "model", "inference_ms", "frame_width", "frame_height", "attributes", "tracker_epoch", "effective_fps")
     CAMERA_ID_FIELD_NUMBER: _ClassVar[int]
     STORE_ID_FIELD_NUMBER: _ClassVar[int]
     FRAME_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +95,7 @@ class Detections(_message.Message):
     FRAME_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     TRACKER_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_FPS_FIELD_NUMBER: _ClassVar[int]
     camera_id: str
     store_id: str
     frame_seq: int
@@ -106,4 +107,5 @@ class Detections(_message.Message):
     frame_height: int
     attributes: _containers.RepeatedCompositeFieldContainer[AttributeAggregate]
     tracker_epoch: str
-    def __init__(self, camera_id: _Optional[str] = ..., store_id: _Optional[str] = ..., frame_seq: _Optional[int] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., persons: _Optional[_Iterable[_Union[Person, _Mapping]]] = ..., model: _Optional[str] = ..., inference_ms: _Optional[float] = ..., frame_width: _Optional[int] = ..., frame_height: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[AttributeAggregate, _Mapping]]] = ..., tracker_epoch: _Optional[str] = ...) -> None: ...
+    effective_fps: float
+    def __init__(self, camera_id: _Optional[str] = ..., store_id: _Optional[str] = ..., frame_seq: _Optional[int] = ..., capture_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., persons: _Optional[_Iterable[_Union[Person, _Mapping]]] = ..., model: _Optional[str] = ..., inference_ms: _Optional[float] = ..., frame_width: _Optional[int] = ..., frame_height: _Optional[int] = ..., attributes: _Optional[_Iterable[_Union[AttributeAggregate, _Mapping]]] = ..., tracker_epoch: _Optional[str] = ..., effective_fps: _Optional[float] = ...) -> None: ...

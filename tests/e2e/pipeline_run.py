@@ -30,6 +30,7 @@ def _counts(stack: LocalStack, cameras: Iterable[str]) -> dict[str, float]:
         "detect_in": m(detect_text, "storesight_consumed_messages_total", topic=FRAMES.name),
         "detect_dlq": m(detect_text, "storesight_dlq_messages_total", topic=FRAMES.name),
         "detect_dropped": m(detect_text, "storesight_detect_frames_dropped_total"),
+        "detect_skipped": m(detect_text, "storesight_detect_frames_skipped_total"),
         "detect_out": m(detect_text, "storesight_produced_messages_total", topic=DETECTIONS.name),
         "aggregate_in": m(agg_text, "storesight_consumed_messages_total", topic=DETECTIONS.name),
         "aggregate_dlq": m(agg_text, "storesight_dlq_messages_total", topic=DETECTIONS.name),
@@ -42,7 +43,7 @@ def _counts(stack: LocalStack, cameras: Iterable[str]) -> dict[str, float]:
 def _drained(c: dict[str, float]) -> bool:
     return (c["published"] > 0 and c["cameras_up"] == 0  # every file ended ("end of file" = down)
             and c["detect_in"] + c["detect_dlq"] == c["published"]
-            and c["detect_out"] + c["detect_dropped"] == c["detect_in"]
+            and c["detect_out"] + c["detect_dropped"] + c["detect_skipped"] == c["detect_in"]
             and c["aggregate_in"] + c["aggregate_dlq"] == c["detect_out"]
             and c["alerts_in"] + c["alerts_dlq"] == c["aggregate_out"])
 

@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.aggregate.core import Aggregator, Visit, WindowStats
-from services.aggregate.detections_file import read_frames
+from services.aggregate.aggregator import Aggregator
+from services.aggregate.detections_file import read_detections_jsonl
+from services.aggregate.records import WindowStats
+from services.aggregate.visits import Visit
 from storesight.config import load_config
 from tests.support.servers import INTEL_DIR, REPO
 
@@ -36,7 +38,7 @@ def run(intel_detections_file):
     config = load_config(REPO / "examples" / "demo-store.yaml")
     visits: list[Visit] = []
     agg = Aggregator(config, on_visit=visits.append)
-    frames = list(read_frames(path, "cam-table"))
+    frames = list(read_detections_jsonl(path, "cam-table"))
     out = agg.process(frames) + agg.flush()
     return agg, frames, visits, [o for o in out if isinstance(o, WindowStats)]
 

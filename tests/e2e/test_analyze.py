@@ -13,8 +13,9 @@ import sys
 
 import pytest
 
-from services.aggregate.core import Aggregator, WindowStats
-from services.aggregate.detections_file import read_frames
+from services.aggregate.aggregator import Aggregator
+from services.aggregate.detections_file import read_detections_jsonl
+from services.aggregate.records import WindowStats
 from storesight.config import load_config
 from tests.support.servers import REPO
 
@@ -57,7 +58,7 @@ def test_csv_matches_the_aggregator_fed_the_same_detections(report):
     out, _ = report
     config = load_config(CONFIG)
     aggregator = Aggregator(config)
-    frames = list(read_frames(out / "detections.jsonl", "cam-table"))
+    frames = list(read_detections_jsonl(out / "detections.jsonl", "cam-table"))
     assert 40 <= len(frames) <= 46  # 22 s at 2 fps
     expected = [o for o in aggregator.process(frames) + aggregator.flush() if isinstance(o, WindowStats)]
     rows = read_csv(out / "windows.csv")

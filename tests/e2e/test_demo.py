@@ -1,4 +1,5 @@
-"""``storesight demo --no-live`` as a user runs it: start-up time, live counts, an SMS, clean Ctrl-C.
+"""``storesight demo --no-live`` as a user runs it: start-up time, live counts (also on the
+console's live view), an SMS, clean Ctrl-C.
 
 The real pipeline on the Intel clip sampled at 1 fps, so the CPU detector keeps up on a shared
 machine (its first visitor stands at the table from ~7 s, the demo's
@@ -17,9 +18,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import requests
 
+from tests.support.console import Client
 from tests.support.servers import REPO
 
 LIMIT_S = 110  # --duration: the demo ends itself even if the SMS never comes
@@ -51,10 +55,28 @@ def test_demo_starts_fast_shows_live_counts_and_an_sms_and_stops_cleanly(intel_c
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "COLUMNS": "200"})
     lines: list[str] = []
     seen = threading.Event()
+    console_seen: list[float | None] = []  # the table's occupancy as the console's live API shows it
+
+    def watch_console(url: str, password: str) -> None:
+        client = Client(SimpleNamespace(url=url.rstrip("/")))
+        client.get("/login")
+        client.post("/login", data={"username": "demo", "password": password, "csrf_token": client.csrf})
+        while demo.poll() is None and not seen.is_set():
+            try:
+                reply = client.get("/api/stores/demo-store/live")
+            except requests.ConnectionError:
+                return  # the demo is stopping
+            if reply.status_code == 200:
+                zones = {z["id"]: z for z in reply.json()["zones"]}
+                console_seen.append(zones["table"]["occupancy"])
+            time.sleep(1.0)
 
     def read() -> None:
         for line in demo.stdout:
             lines.append(line.rstrip("\n"))
+            console = re.match(r"console: (http://localhost:\d+/) \(user demo, password (\S+)\)", lines[-1])
+            if console:
+                threading.Thread(target=watch_console, args=console.groups(), daemon=True).start()
             text = "\n".join(lines)
             # The peer may get the SMS before the alerts service publishes the transition.
             if "SMS to +155***0100" in text and "incident FIRED" in text:
@@ -79,10 +101,17 @@ def test_demo_starts_fast_shows_live_counts_and_an_sms_and_stops_cleanly(intel_c
     assert re.search(r"table ok occ=1 ", output), output
     # The rule fired: the incident line and the SMS the local Twilio peer received (masked number).
     assert "incident FIRED table-busy on table" in output
+    # The console started with the demo, printed its address, and its live view followed the counts.
+    assert 1 in console_seen and len(set(console_seen)) >= 2, console_seen
     sms = [line for line in lines if "SMS to +155***0100" in line]
     assert sms and "table" in sms[0] and "occupancy" in sms[0]
     assert interrupted and "stopped (Ctrl-C)" in output, "the SMS came too late to test Ctrl-C"
     assert "no process left behind" in output
+    # The rate was forced (--fps 1) and said so; the summary gives the detector's own counts.
+    assert "camera rate forced by --fps: 1 fps" in output
+    summary = re.search(r"camera rate 1 fps \(--fps\); detector: cam-table: ([\d.]+|unknown) fps effective, "
+                        r"processed (\d+), skipped (\d+)", output)
+    assert summary and int(summary.group(2)) > 0, output
     # Independently of what the demo says: nothing started for this run is still running.
     config_text = (workdir / "run-config.yaml").read_text()
     bootstrap = re.search(r"bootstrap: (\S+)", config_text).group(1)

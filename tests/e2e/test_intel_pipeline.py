@@ -23,8 +23,8 @@ Labels give only when a person is in view (visits.csv), not when at the table.
 Settings chosen for a deterministic run (stated, not hidden): camera 5 fps, every frame (no
 motion gate: it stops sending once the last visitor has left, and with event time driven by
 captures only, below, the clip's last windows - the last exit, the last resolution - would then
-never close); `realtime: false` with `max_frame_age_s` huge, so
-no frame is ever dropped for age whatever the machine's load (backpressure is tested elsewhere);
+never close); `realtime: false` with `max_frame_age_s` and `shed_window_s` huge, so
+no frame is ever dropped for age or skipped by load shedding whatever the machine's load (backpressure is tested elsewhere);
 1-s windows (the rule's 8 s is then 8 windows, not one 10-s window that needs a full 10 s);
 `health_advances_watermark: false`, because health reports carry wall-clock time while this
 replay's capture times are the clip's own (2026-11-20); and a rate limit high enough for
@@ -75,7 +75,7 @@ def write_config(workdir) -> tuple:
     data = yaml.safe_load((REPO / "examples" / "demo-store.yaml").read_text())
     pipeline = data["pipeline"]
     pipeline["aggregate"] = {"window_s": 1, "allowed_lateness_s": 2, "health_advances_watermark": False}
-    pipeline["detect"] = {"max_frame_age_s": 1.0e9}
+    pipeline["detect"] = {"max_frame_age_s": 1.0e9, "shed_window_s": 1.0e9}
     pipeline["alerts"]["per_recipient_per_hour"] = 100
     store = data["stores"][0]
     store["privacy"] = {"attributes_enabled": True, "k_anonymity": 2}

@@ -22,7 +22,7 @@ Tolerances, stated before the run and checked here:
   mean queue wait of those who bought; and the number served within 1 of the truth's.
 People are the Intel visitors cut out of ../shared/data (the packaged portrait fallback is
 weaker: the detector finds ~77 % of those), so the test skips without the Intel clip.
-Run settings as in test_intel_pipeline: 5 fps, realtime false, no frame dropped for age,
+Run settings as in test_intel_pipeline: 5 fps, realtime false, no frame dropped for age or shed,
 1-s windows, watermark from captures only.
 """
 
@@ -51,7 +51,7 @@ DRAIN_TIMEOUT_S = 900
 def write_config(clip_dir, workdir):
     data = yaml.safe_load((clip_dir / "store.yaml").read_text())
     data["pipeline"] = {"aggregate": {"window_s": 1, "allowed_lateness_s": 2, "health_advances_watermark": False},
-                        "detect": {"max_frame_age_s": 1.0e9}}
+                        "detect": {"max_frame_age_s": 1.0e9, "shed_window_s": 1.0e9}}
     camera = data["stores"][0]["cameras"][0]
     camera.update(source=str(clip_dir / camera["source"]), fps=FPS, realtime=False)
     path = workdir / "synth-e2e.yaml"

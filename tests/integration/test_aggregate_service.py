@@ -25,17 +25,16 @@ import pytest
 import redis
 import requests
 import yaml
-from kafka import KafkaConsumer
 
+from services.aggregate.aggregator import Aggregator
 from services.aggregate.convert import frame_from_proto
-from services.aggregate.core import Aggregator, WindowStats
+from services.aggregate.records import WindowStats
 from storesight.broker import free_port
 from storesight.bus import TypedProducer
 from storesight.config import KafkaSettings, load_config
-from storesight.contracts import CameraHealth, Detections, ZoneStats, decode, to_timestamp
-from storesight.kafka_clients import client_kwargs
+from storesight.contracts import CameraHealth, Detections, ZoneStats, to_timestamp
 from storesight.topics import CAMERA_HEALTH, DETECTIONS, ZONE_STATS, ensure_topics
-from tests.support.bus import send_detections
+from tests.support.bus import read_messages, send_detections
 from tests.support.servers import INTEL_CLIP, REPO
 
 T0 = 1_800_000_000.0
@@ -117,20 +116,7 @@ def start_worker(config_path: Path, redis_url: str, group: str, prefix: str, por
 
 
 def read_stats(bootstrap: str, want: int, timeout_s: float = 60.0) -> list[ZoneStats]:
-    consumer = KafkaConsumer(ZONE_STATS.name, **client_kwargs(bootstrap, "storesight-test-reader"), auto_offset_reset="earliest",
-                             fetch_max_wait_ms=10, group_id=None, consumer_timeout_ms=500)
-    got: list[ZoneStats] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while len(got) < want and time.monotonic() < deadline:
-            for m in consumer.poll(timeout_ms=300).values():
-                got.extend(decode(ZoneStats, r.value) for r in m)
-        time.sleep(1.0)  # anything extra (a duplicate) would show up now
-        for m in consumer.poll(timeout_ms=500).values():
-            got.extend(decode(ZoneStats, r.value) for r in m)
-    finally:
-        consumer.close()
-    return got
+    return read_messages(bootstrap, ZONE_STATS.name, ZoneStats, want, timeout_s)
 
 
 def keyed(stats: list[ZoneStats]) -> dict:
@@ -299,7 +285,7 @@ def test_sigkill_mid_window_restart_is_exact(setup, redis_url, tmp_path):
 def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(broker, redis_url, tmp_path):
     """A camera removed from the config after a checkpoint must not crash-loop the worker."""
     from services.aggregate.checkpoint import encode
-    from services.aggregate.core import FrameRecord
+    from services.aggregate.records import FrameRecord
     from services.aggregate.service import AggregateWorker
 
     old_path = write_config(tmp_path / "old.yaml", broker.bootstrap)
@@ -331,7 +317,7 @@ def test_checkpoint_of_a_camera_removed_from_the_config_is_dropped_not_fatal(bro
 def test_checkpoint_made_on_other_topics_is_discarded(broker, redis_url, tmp_path):
     """Same group name, recreated topics (or another broker): old offsets would point past the end."""
     from services.aggregate.checkpoint import encode
-    from services.aggregate.core import FrameRecord
+    from services.aggregate.records import FrameRecord
     from services.aggregate.service import AggregateWorker
 
     ensure_topics(broker.bootstrap, (DETECTIONS, CAMERA_HEALTH, ZONE_STATS))

@@ -69,10 +69,13 @@ def test_unknown_values_are_stored_as_null_never_zero(conn):
 
 def test_migrate_is_idempotent_and_partitions_are_monthly(conn):
     assert schema.migrate(conn, today=dt.date(2026, 11, 1)) == []
-    assert [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")] == ["001", "002", "003"]
+    assert [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")] == ["001", "002", "003", "004"]
     parts = [r[0] for r in conn.execute("""SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
         WHERE i.inhparent = 'zone_stats'::regclass ORDER BY 1""")]
     assert parts == ["zone_stats_2026_11", "zone_stats_2026_12", "zone_stats_2027_01"]
+    store_parts = [r[0] for r in conn.execute("""SELECT c.relname FROM pg_inherits i JOIN pg_class c
+        ON c.oid = i.inhrelid WHERE i.inhparent = 'store_stats'::regclass ORDER BY 1""")]
+    assert store_parts == ["store_stats_2026_11", "store_stats_2026_12", "store_stats_2027_01"]
     # A window in a month with no partition yet gets one on demand.
     ArchiveWriter(conn).write([zone_stats_row(door("2025-06-15T12:00:00Z", 1))])
     assert conn.execute("SELECT count(*) FROM zone_stats_2025_06").fetchone() == (1,)

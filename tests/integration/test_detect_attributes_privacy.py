@@ -65,7 +65,8 @@ def region(tmp_topics: str):
     return parse_config({
         "region": "r",
         "pipeline": {"detect": {"attributes_every_n_frames": 1, "attributes_head_fraction": 0.6,
-                                "max_batch": 4, "max_wait_ms": 5, "max_frame_age_s": 1e9}},
+                                "max_batch": 4, "max_wait_ms": 5, "max_frame_age_s": 1e9,
+                                "shed_window_s": 1e9}},
         "stores": [{"id": "s", "timezone": "UTC", "cameras": [camera],
                     "privacy": {"attributes_enabled": True, "k_anonymity": 5, "min_observations": 3}}],
     })

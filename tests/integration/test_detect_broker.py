@@ -50,11 +50,13 @@ def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     camera = "intel-cam"
     start = dt.datetime.now(dt.UTC).replace(microsecond=0)
     producer = TypedProducer(kafka_settings, "test-ingest")
-    # Backpressure: frames captured an hour ago are dropped and counted, never detected.
+    # Backpressure: frames captured an hour ago are dropped and counted, never detected (a camera
+    # of their own: a newer frame of the same camera would supersede them first).
     stale_before = dropped_stale()
     for seq in range(3):
         image = next(every_nth_frame(intel_clip))[2]
-        producer.send(frames_topic, camera, frame_message(camera, seq, start - dt.timedelta(hours=1), image))
+        producer.send(frames_topic, "old-cam", frame_message("old-cam", seq, start - dt.timedelta(hours=1, seconds=-seq),
+                                                             image))
     sent: dict[int, dt.datetime] = {}
     for index, t, image in every_nth_frame(intel_clip, every=EVERY):
         if index > LAST_FRAME:
@@ -67,7 +69,8 @@ def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     producer.flush()
     producer.close()
 
-    settings = DetectSettings(max_batch=4, max_wait_ms=20, max_frame_age_s=600)
+    # A window as long as the backlog keeps every frame (no load shedding: all were sent at once).
+    settings = DetectSettings(max_batch=4, max_wait_ms=20, max_frame_age_s=600, shed_window_s=600)
     loop = DetectLoop(settings, kafka_settings, {camera}, frames_topic=frames_topic,
                       detections_topic=detections_topic, group=f"test-detect-{suffix}")
     deadline = time.monotonic() + 240  # ~15 s on an idle 2-core machine
@@ -135,7 +138,7 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
     config.write_text(
         "region: test\n"
         f"pipeline:\n  kafka:\n    bootstrap: '{fresh_broker.bootstrap}'\n"
-        "  detect:\n    max_batch: 2\n    max_frame_age_s: 600\n"
+        "  detect:\n    max_batch: 2\n    max_frame_age_s: 600\n    shed_window_s: 600\n"
         "stores:\n- id: s1\n  timezone: UTC\n  cameras:\n  - id: cam-1\n    source: x.mp4\n")
     producer = TypedProducer(KafkaSettings(bootstrap=fresh_broker.bootstrap), "test-ingest")
     now = dt.datetime.now(dt.UTC)
@@ -185,3 +188,60 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
     committed = admin.list_group_offsets("storesight-detect")["storesight-detect"]
     admin.close()
     assert sum(o.offset for tp, o in committed.items() if tp.topic == FRAMES.name) == 3
+
+
+def skipped(camera: str, reason: str) -> float:
+    return REGISTRY.get_sample_value("storesight_detect_frames_skipped_total",
+                                     {"camera": camera, "reason": reason}) or 0.0
+
+
+def test_a_backlog_is_shed_newest_first_and_every_offset_committed(broker, kafka_settings, intel_clip):
+    """A detector behind its cameras runs each camera's newest frame, skips (and counts) the older
+    ones, publishes the effective rate, and commits the skipped frames' offsets too."""
+    from kafka import KafkaAdminClient
+
+    suffix = uuid.uuid4().hex[:8]
+    frames_topic = Topic(f"test-shed-frames-{suffix}", Frame, partitions=1, retention_ms=60_000,
+                         max_message_bytes=16 * 1024 * 1024)
+    detections_topic = Topic(f"test-shed-detections-{suffix}", Detections, partitions=1, retention_ms=60_000)
+    ensure_topics(broker.bootstrap, (frames_topic, detections_topic))
+    image = next(every_nth_frame(intel_clip))[2]
+    start = dt.datetime.now(dt.UTC)
+    producer = TypedProducer(kafka_settings, "test-ingest")
+    cameras = ("shed-a", "shed-b")
+    sent = 0
+    for seq in range(20):  # 2 s of two 10 fps cameras, all waiting before the detector starts
+        for camera in cameras:
+            producer.send(frames_topic, camera, frame_message(camera, seq, start + dt.timedelta(seconds=seq / 10), image))
+            sent += 1
+    producer.flush()
+    producer.close()
+    before = {c: skipped(c, "superseded") for c in cameras}
+
+    group = f"test-shed-{suffix}"
+    loop = DetectLoop(DetectSettings(max_batch=2, max_wait_ms=0, max_frame_age_s=600), kafka_settings,
+                      set(cameras), frames_topic=frames_topic, detections_topic=detections_topic, group=group)
+    deadline = time.monotonic() + 120
+    try:
+        while loop.published + loop.skipped < sent and time.monotonic() < deadline:
+            loop.step()
+    finally:
+        loop.close()
+    assert loop.published + loop.skipped == sent and loop.dropped == 0
+    assert loop.skipped >= sent - 2 * 2 * 5  # at most a few polls' newest frames ran, not the backlog
+    assert sum(skipped(c, "superseded") - before[c] for c in cameras) == loop.skipped
+
+    out = KafkaConsumer(detections_topic.name, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+                        consumer_timeout_ms=10000)
+    seqs: dict[str, list[int]] = {c: [] for c in cameras}
+    for m in out:
+        message = Detections.FromString(m.value)
+        seqs[message.camera_id].append(message.frame_seq)
+    out.close()
+    for camera in cameras:
+        # Each camera's newest frame won, and no frame ran after a newer one of its camera.
+        assert seqs[camera] and seqs[camera][-1] == 19 and seqs[camera] == sorted(set(seqs[camera]))
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    committed = admin.list_group_offsets(group)[group]
+    admin.close()
+    assert sum(o.offset for tp, o in committed.items() if tp.topic == frames_topic.name) == sent

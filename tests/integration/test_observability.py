@@ -87,9 +87,15 @@ def _region_config(path: Path, clip: Path, store: str, camera: str, bootstrap: s
                     {"id": "queue", "kind": "queue", "serves": "till",
                      "polygon": [[0.0, 0.5], [0.45, 0.5], [0.45, 1.0], [0.0, 1.0]]},
                     {"id": "till", "kind": "checkout", "polygon": [[0.45, 0.5], [0.8, 0.5], [0.8, 1.0], [0.45, 1.0]]},
+                    # Staff exclusion on, so its gauges exist (the clip has no staff: they stay 0).
+                    {"id": "stockroom", "kind": "area", "staff_only": True,
+                     "polygon": [[0.9, 0.0], [1.0, 0.0], [1.0, 0.1], [0.9, 0.1]]},
                 ],
                 "lines": [{"id": "middle", "a": [0.5, 0.0], "b": [0.5, 1.0], "in_point": [0.25, 0.5]}],
             }],
+            # The line as the store's door: the store occupancy and footfall panels get data.
+            "entrances": [{"camera": camera, "line": "middle"}],
+            "staff_share": 0.5,
             "rules": [{
                 "id": "someone-there", "metric": "occupancy", "zone": "floor", "op": ">=", "threshold": 1,
                 "clear_threshold": 0, "for_s": 0, "cooldown_s": 0, "only_business_hours": False,

@@ -11,6 +11,8 @@ Reuse it on topic payloads, Redis values, log lines and files:
 - face geometry keys: ``face_box``, ``landmarks``, ``crop``, ``chip``, ``face`` holding coordinates;
 - per-person attributes: a track/person identifier next to an expression, age band or gender label
   (e.g. ``{"track_id": 7, "expression": "happy"}`` or ``track 7 ... gender=female``).
+``person_in_picture(picture, frames_with_boxes)`` checks a served picture (the console's
+calibration background) against the frames it came from: no person box of theirs may show.
 Aggregates (label -> count maps without any identifier) pass, and so do the label sets of the
 agreed per-zone sentiment gauges (``storesight_zone_expression_tracks{...,expression="happy"} 3``:
 counts over >= k tracks by contract); an identifier among their labels is still flagged.
@@ -159,3 +161,53 @@ def redis_values(client, pattern: str = "storesight:*") -> dict[str, bytes]:
 
 def _b(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else str(value).encode()
+
+
+def person_in_picture(picture, frames_with_boxes, max_mean_diff: float = 20.0) -> list[str]:
+    """Findings where a served picture (a calibration background) shows a person it was made from.
+
+    ``frames_with_boxes``: (frame, [(x0, y0, x1, y1), ...] pixel person boxes) of the frames the
+    picture came from (labels of a clip, or where a test drew its figures). A box region of the
+    picture close to the frame's own pixels there (mean absolute difference at most
+    ``max_mean_diff`` of 255) means the person is in the picture. Both images are BGR arrays; the
+    picture is resized to the frame's size first.
+    """
+    import cv2
+    import numpy as np
+
+    findings = []
+    for index, (frame, boxes) in enumerate(frames_with_boxes):
+        scaled = picture if picture.shape == frame.shape else cv2.resize(
+            picture, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_AREA)
+        for x0, y0, x1, y1 in boxes:
+            a = scaled[y0:y1, x0:x1].astype(np.int16)
+            b = frame[y0:y1, x0:x1].astype(np.int16)
+            if a.size and float(np.abs(a - b).mean()) <= max_mean_diff:
+                findings.append(f"the picture shows the person of frame {index} at {(x0, y0, x1, y1)}")
+    return findings
+
+
+def person_pixels_in_picture(picture, empty_scene, frames, min_pixels: int = 300, person_delta: int = 60) -> list[str]:
+    """Findings where a served picture shows a person of the frames it came from, without boxes.
+
+    For frames labelled as showing someone (a clip's per-frame counts): the person's pixels are
+    where the frame differs from the empty scene (more than ``person_delta``, summed over BGR).
+    There the picture must look like the empty scene, not like the frame.
+    """
+    import cv2
+    import numpy as np
+
+    findings = []
+    empty = empty_scene.astype(np.int16)
+    for index, frame in enumerate(frames):
+        scaled = picture if picture.shape == frame.shape else cv2.resize(
+            picture, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_AREA)
+        shown, person = scaled.astype(np.int16), frame.astype(np.int16)
+        mask = np.abs(person - empty).sum(axis=2) > person_delta
+        if mask.sum() < min_pixels:
+            continue  # too little of the person in view to tell
+        to_person = np.abs(shown - person).sum(axis=2)[mask].mean()
+        to_empty = np.abs(shown - empty).sum(axis=2)[mask].mean()
+        if to_person <= to_empty:
+            findings.append(f"the picture shows the person of frame {index} ({int(mask.sum())} pixels)")
+    return findings

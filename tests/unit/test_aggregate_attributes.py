@@ -6,9 +6,10 @@ import pickle
 
 import pytest
 
+from services.aggregate.aggregator import Aggregator
 from services.aggregate.attributes import merge, metric_values, rejection, window_of
 from services.aggregate.convert import frame_from_proto, zone_stats_to_proto
-from services.aggregate.core import Aggregator, FrameRecord, WindowStats
+from services.aggregate.records import FrameRecord, WindowStats
 from storesight import attributes as wire
 from storesight.attributes import AttributeGroup
 from storesight.config import parse_config

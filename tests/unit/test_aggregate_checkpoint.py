@@ -10,9 +10,10 @@ import pickle
 import numpy as np
 import pytest
 
+from services.aggregate.aggregator import Aggregator
 from services.aggregate.checkpoint import CheckpointError, decode, encode
 from services.aggregate.convert import frame_from_proto
-from services.aggregate.core import Aggregator, WindowStats
+from services.aggregate.records import WindowStats
 from storesight.config import load_config
 from tests.integration.test_aggregate_service import scripted_stream, write_config
 

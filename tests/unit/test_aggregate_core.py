@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.aggregate.core import OK, PARTIAL, UNKNOWN, Aggregator, FrameRecord, HealthRecord, WindowStats
+from services.aggregate.aggregator import Aggregator
 from services.aggregate.geometry import LineSet, PolygonSet, bit_masks
 from services.aggregate.lines import LineCrossings
 from services.aggregate.queues import littles_law_wait, throughput_per_min, union_length
+from services.aggregate.records import OK, PARTIAL, UNKNOWN, FrameRecord, HealthRecord, WindowStats
 from storesight.config import parse_config
 
 coord = st.floats(0.0, 1.0, allow_nan=False, width=32)
@@ -289,11 +290,13 @@ def test_camera_gap_is_unknown_not_zero_and_partial_coverage():
     agg = Aggregator(make_config(cameras=("cam-a", "cam-b")))
     empty = lambda t: []  # noqa: E731
     recs = []
-    for i in range(60):  # cam-b runs 0..30 s, giving event time; cam-a stops at 13 s
+    for i in range(60):  # cam-b runs 0..30 s; cam-a stops delivering frames at 13 s
         t = i * 0.5
         recs += [FrameRecord.of("cam-b", t, [])]
         if t < 13.0:
             recs += [FrameRecord.of("cam-a", t, [(1, 0.2, 0.5)])]
+        elif t == int(t):  # each camera has its own event time: cam-a's comes from its health reports
+            recs += [HealthRecord("cam-a", t, up=True)]
     del empty
     s = by_zone(agg.process(recs))
     assert s[("left", 0.0)].status == OK and s[("left", 0.0)].occupancy_avg == 1.0
@@ -329,3 +332,60 @@ def test_state_pickles_and_resumes_exactly():
     second = Aggregator(make_config(), state=pickle.loads(pickle.dumps(first.state)))
     out += second.process(recs[77:])
     assert by_zone(out) == whole
+
+
+def two_camera_config():
+    cams = []
+    for c in ("cam-a", "cam-b"):
+        cams.append({"id": c, "source": "x.mp4", "zones": [
+            {"id": f"{c}-left", "kind": "area", "polygon": [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]},
+            {"id": f"{c}-queue", "kind": "queue", "serves": f"{c}-till",
+             "polygon": [[0.5, 0], [0.8, 0], [0.8, 1], [0.5, 1]]},
+            {"id": f"{c}-till", "kind": "checkout", "polygon": [[0.8, 0], [1, 0], [1, 1], [0.8, 1]]}],
+            "lines": [{"id": f"{c}-door", "a": [0.65, 0], "b": [0.65, 1], "in_point": [0.2, 0.5]}]})
+    return parse_config({"region": "r", "pipeline": {"aggregate": {
+        "window_s": 5, "allowed_lateness_s": 1, "stale_after_s": 2, "track_gone_s": 1.0, "zone_exit_grace_s": 0.5,
+        "min_visit_dwell_s": 1.0}}, "stores": [{"id": "s1", "timezone": "UTC", "cameras": cams}]})
+
+
+def walkers(t: float) -> list[tuple[int, float, float]]:
+    """People walking left to right through left, queue and till, a new one every 4 s."""
+    return [(1 + k, ((t - 4 * k) / 12) % 1.0, 0.5) for k in range(int(t // 4) + 1) if t - 4 * k < 12]
+
+
+def test_a_camera_behind_another_on_one_partition_gives_the_windows_it_gives_alone():
+    """Each camera has its own watermark: cam-b, 20 s behind cam-a in the same input, is not late."""
+    a = frames("cam-a", 1000.0, 1060.0, 5, lambda t: walkers(t - 1000.0))
+    b = frames("cam-b", 980.0, 1040.0, 5, lambda t: walkers(t - 980.0))
+    together = Aggregator(two_camera_config())
+    out = []
+    for i in range(0, len(a), 7):  # interleaved as one partition delivers them, in batches
+        out += together.process(a[i:i + 7] + b[i:i + 7])
+    alone_a, alone_b = Aggregator(two_camera_config()), Aggregator(two_camera_config())
+    expected = alone_a.process(a) + alone_b.process(b)
+    got = by_zone(out)
+    assert got == by_zone(expected)
+    assert len(got) == 2 * 11 * 5  # per camera: 11 closed windows x (3 zones, the view, the door)
+    assert all(s.late_records == 0 for s in got.values()) and together.state.late_total == {}
+    assert sum(s.exits for k, s in got.items() if k[0] == "line:cam-b-door") > 0  # walking out, left to right
+    assert sum(s.exits for k, s in got.items() if k[0] == "cam-b-queue") > 0
+    assert together.state.line_totals == {**alone_a.state.line_totals, **alone_b.state.line_totals}
+
+
+def test_a_camera_run_at_one_frame_a_second_keeps_its_visit_while_health_reports_move_time_on():
+    """Tracks end on their camera's own frames: a slow detector (1 frame/s, each frame a second
+    late) must not end a visit between two frames because health reports moved the watermark."""
+    config = make_config(track_gone_s=2.0, zone_exit_grace_s=1.0, stale_after_s=15.0)
+    agg = Aggregator(config)
+    out = []
+    for second in range(12):  # one person in `left` for 12 s; their frames arrive 1.5 s late
+        out += agg.process([HealthRecord("cam-a", second + 1.5 + 1.0, True)])
+        out += agg.process([FrameRecord("cam-a", float(second), [7], [(0.2, 0.5)], second)])
+    out += agg.flush()
+    left = [o for o in out if isinstance(o, WindowStats) and o.zone_id == "left"]
+    assert sum(o.entries or 0 for o in left) == 1 and sum(o.exits or 0 for o in left) == 1
+    # A camera that went silent does end its tracks, on the watermark.
+    agg = Aggregator(config)
+    agg.process([FrameRecord("cam-a", 0.0, [7], [(0.2, 0.5)], 0)])
+    agg.process([HealthRecord("cam-a", 30.0, True)])  # silent for longer than stale_after_s
+    assert not agg.state.cameras["cam-a"].tracks

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from services.aggregate.convert import frame_from_proto, zone_stats_to_proto
-from services.aggregate.core import WindowStats
-from services.aggregate.heatmap import accumulate, median_background, render
+from services.aggregate.heatmap import accumulate, file_background, render
+from services.aggregate.records import WindowStats
 from storesight.contracts import Detections, ZoneStats
 from tests.support.servers import INTEL_DIR, REPO
 from tools.cli import main
@@ -50,12 +50,12 @@ def clip(intel_clip):
     return intel_clip
 
 
-def test_median_background_has_no_people(clip):
+def test_file_background_has_no_people(clip):
     import cv2
 
     with open(INTEL_DIR / "frame_counts.csv", encoding="utf-8") as fh:
         counts = {int(r["frame"]): int(r["persons"]) for r in csv.DictReader(fh)}
-    background = median_background(str(clip), samples=15).astype(int)
+    background = file_background(str(clip), samples=15).astype(int)
     cap = cv2.VideoCapture(str(clip))
 
     def changed(index) -> float:

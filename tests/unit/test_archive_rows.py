@@ -63,9 +63,10 @@ def test_alert_row_names_states_and_derives_an_id_when_missing():
 
 
 def test_migrations_are_ordered_and_partitions_named_by_month():
-    assert [m.version for m in migrations()] == ["001", "002", "003"]
+    assert [m.version for m in migrations()] == ["001", "002", "003", "004"]
     assert next_month(dt.date(2026, 12, 1)) == dt.date(2027, 1, 1)
     assert partition_name(dt.date(2027, 1, 1)) == "zone_stats_2027_01"
+    assert partition_name(dt.date(2027, 1, 1), "store_stats") == "store_stats_2027_01"
 
 
 ZONES = {"ny": "America/New_York", "lis": "Europe/Lisbon"}
@@ -98,3 +99,20 @@ def test_csv_header_must_name_every_column():
     with pytest.raises(TransactionFileError) as err:
         parse_transactions(["store,when,basket_id,amount"], ZONES)
     assert "no 'timestamp' column" in err.value.problems[0]
+
+
+def test_store_stats_row_maps_status_and_reset_and_refuses_a_bad_date():
+    from services.archive.rows import STORE_STATS_COLUMNS, store_stats_row
+    from storesight.contracts import StoreStats, to_timestamp
+
+    start = dt.datetime(2026, 3, 29, 20, 59, tzinfo=dt.UTC)
+    msg = StoreStats(store_id="s1", window_start=to_timestamp(start),
+                     window_end=to_timestamp(start + dt.timedelta(minutes=1)), local_date="2026-03-29",
+                     status=StoreStats.STATUS_PARTIAL, coverage=0.5, open=False, entries=2, exits=4, occupancy=0,
+                     footfall_day=310, clamped=1, reset=StoreStats.RESET_CLOSING, drift=3)
+    row = dict(zip(STORE_STATS_COLUMNS, store_stats_row(msg), strict=True))
+    assert (row["status"], row["reset"], row["local_date"], row["clamped"], row["drift"]) == \
+        ("partial", "closing", dt.date(2026, 3, 29), 1, 3)
+    msg.local_date = "29/03/2026"
+    with pytest.raises(ValueError):
+        store_stats_row(msg)

@@ -69,3 +69,14 @@ def test_health_changes_are_events_and_peer_messages_are_masked():
     assert view.take_new_lines() == ["camera c UP", "camera c DOWN (end of file)",
                                      "SMS to +155***0123: ALERT | table"]
     assert view.take_new_lines() == []
+
+
+def test_the_view_shows_the_detectors_effective_rate_and_its_processed_and_skipped_frames():
+    from storesight.contracts import Detections
+
+    view = DemoView(["s1"])
+    assert view.detector_line() == "detector: no frame run yet"
+    view.apply_detections(Detections(camera_id="cam-1", effective_fps=2.96))
+    view.apply_detector_counts({"cam-1": {"processed": 250.0, "skipped": 580.0}})
+    assert view.detector_line() == "detector: cam-1: 3.0 fps effective, processed 250, skipped 580"
+    assert view.detector_line() in view.status_line()

@@ -40,7 +40,7 @@ def _instruction(stage: list[str], name: str) -> list[str]:
 
 def test_there_is_an_image_per_service_and_two_for_detect():
     names = {p.name.removeprefix("Dockerfile.") for p in DOCKERFILES}
-    assert names == {"ingest", "detect-cpu", "detect-gpu", "aggregate", "alerts", "archive"}
+    assert names == {"ingest", "detect-cpu", "detect-gpu", "aggregate", "alerts", "archive", "console"}
 
 
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
@@ -119,7 +119,7 @@ def test_unknown_metric_names_are_caught():
     assert unknown_names("histogram_quantile(0.9, rate(storesight_detect_lag_seconds_bucket[1m]))") == set()
     assert unknown_names("storesight_detect_lag_seconds") == {"storesight_detect_lag_seconds"}
     assert unknown_names("rate(storesight_detect_frame_total[1m])") == {"storesight_detect_frame_total"}
-    assert len(METRICS) == 34
+    assert len(METRICS) == 45
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
@@ -143,6 +143,7 @@ def test_access_table_names_the_groups_the_services_use():
     from services.aggregate.service import AggregateWorker
     from services.alerts.service import GROUP as ALERTS_GROUP
     from services.archive.service import GROUP as ARCHIVE_GROUP
+    from services.console.incidents import GROUP as CONSOLE_GROUP
     from services.detect.service import GROUP as DETECT_GROUP
     from storesight.access import ACCESS
 
@@ -151,3 +152,4 @@ def test_access_table_names_the_groups_the_services_use():
     assert ACCESS["archive"].group == ARCHIVE_GROUP
     assert ACCESS["aggregate"].group == inspect.signature(AggregateWorker).parameters["group"].default
     assert ACCESS["ingest"].group is None and not ACCESS["ingest"].reads
+    assert ACCESS["console"].group == CONSOLE_GROUP and not ACCESS["console"].writes

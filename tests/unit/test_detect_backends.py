@@ -163,3 +163,20 @@ def test_int8_and_bf16_are_errors_where_they_cannot_run():
         load_backend("openvino", "cpu", None, 640, 0.35, 0.5, precision="int8", int8_model_path=shipped)
     with pytest.raises(BackendUnavailable, match="needs backend openvino"):
         load_backend("onnxruntime", "cpu", None, 640, 0.35, 0.5, precision="bf16")
+
+
+def test_a_cached_recording_round_trips_without_pickle(person_frame, tmp_path):
+    """The benchmark cache holds plain arrays: saved and loaded, the replay gives the same boxes."""
+    from bench.accuracy.recorded import FLOOR, RecordedBackend, load_recording, record, save_recording
+
+    model = resolve_model("onnxruntime", None)
+    frames = [person_frame, np.zeros_like(person_frame), np.ascontiguousarray(person_frame[:, ::-1])]
+    recording = record(enumerate(frames), OnnxBackend(model, 640, FLOOR, 0.5))
+    save_recording(tmp_path / "clip.npz", recording)
+    loaded = load_recording(tmp_path / "clip.npz")
+    assert [i for i, _, _ in loaded] == [0, 1, 2] and [p for _, _, p in loaded] == [p for _, _, p in recording]
+    before, _ = RecordedBackend(recording, 0.05, 0.6).detect(frames)
+    after, _ = RecordedBackend(loaded, 0.05, 0.6).detect(frames)
+    assert [len(b) for b in after] == [len(b) for b in before] and len(after[0]) >= 1
+    for a, b in zip(after, before, strict=True):
+        assert np.array_equal(a, b)

@@ -79,17 +79,18 @@ def test_detect_people_end_to_end_on_a_raw_output():
 
 
 def test_batch_policy_runs_when_full_or_when_the_oldest_waited_long_enough():
-    policy: BatchPolicy[str] = BatchPolicy(max_batch=3, max_wait_s=0.02)
-    assert not policy.due(0.0) and policy.wait_s(0.0) == 0.02
-    policy.add("a", 0.0)
-    policy.add("b", 0.005)
-    assert not policy.due(0.01) and policy.wait_s(0.01) == pytest.approx(0.01)
-    assert policy.due(0.02)
-    policy.add("c", 0.011)
-    policy.add("d", 0.012)
-    assert policy.due(0.012) and policy.wait_s(0.012) == 0.0
-    assert policy.take(0.012) == ["a", "b", "c"]
-    assert len(policy) == 1 and not policy.due(0.013) and policy.due(0.033)
+    policy = BatchPolicy(max_batch=3, max_wait_s=0.02)
+    assert not policy.due(0, 0.0) and policy.wait_s(0, 0.0) == 0.02
+    policy.note(1, 0.0)
+    policy.note(2, 0.005)
+    assert not policy.due(2, 0.01) and policy.wait_s(2, 0.01) == pytest.approx(0.01)
+    assert policy.due(2, 0.02)
+    policy.note(4, 0.012)
+    assert policy.due(4, 0.012) and policy.wait_s(4, 0.012) == 0.0
+    policy.taken(1, 0.012)
+    assert not policy.due(1, 0.013) and policy.due(1, 0.033)
+    policy.taken(0, 0.04)
+    assert not policy.due(0, 1.0)
 
 
 def test_split_stale_drops_frames_older_than_the_max_age():

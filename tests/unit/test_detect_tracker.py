@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from services.detect.tracker import CameraTrackers, Tracker, TrackerSettings
 
@@ -64,13 +65,35 @@ def test_briefly_occluded_person_gets_the_same_id_back():
     assert set(ids) == {1}
 
 
-def test_low_confidence_detection_keeps_a_track_alive_but_starts_none():
-    tracker = Tracker(TrackerSettings(high_confidence=0.5, low_confidence=0.1))
-    for t in range(5):
-        tracker.update(np.array([box(0.3)]), t / FPS)
-    # Half hidden: only a weak detection of the known person, and a weak one elsewhere.
-    persons = tracker.update(np.array([box(0.3, score=0.2), box(0.8, score=0.2)]), 5 / FPS)
-    assert [(round(p.box[0], 2), p.track_id) for p in persons] == [(0.26, 1)]
+@pytest.mark.parametrize("fps", [2, 5, 10, 25])
+def test_a_new_track_is_confirmed_after_the_same_time_at_any_frame_rate(fps):
+    """confirm_s of detections (at least min_hits), whatever rate the camera is processed at."""
+    tracker = Tracker(TrackerSettings(min_hits=2, confirm_s=0.2))
+    warm = 10  # the first frames of a stream get ids at once (the library's start-up rule)
+    for t in range(warm):
+        tracker.update(np.array([box(0.2)]), t / fps)
+    first_id = []
+    for k in range(int(fps)):
+        t = (warm + k) / fps
+        persons = tracker.update(np.array([box(0.2), box(0.7)]), t)
+        if [p for p in persons if p.box[0] > 0.5 and p.track_id] and not first_id:
+            first_id.append(k + 1)
+    assert first_id == [max(2, round(0.2 * fps))]
+
+
+@pytest.mark.parametrize("fps", [2, 10, 25])
+def test_track_memory_is_in_seconds_at_any_frame_rate(fps):
+    """Hidden 1.5 s: the same id back; hidden 3 s (memory 2 s): a new id."""
+    for hidden_s, expected in ((1.5, {1}), (3.0, {1, 2})):
+        tracker = Tracker(TrackerSettings(max_lost_s=2.0))
+        ids = set()
+        t = 0.0
+        while t < 2.0 + hidden_s + 1.5:
+            visible = not 2.0 <= t < 2.0 + hidden_s
+            persons = tracker.update(np.array([box(0.4)] if visible else np.zeros((0, 5))), t)
+            ids |= {p.track_id for p in persons if p.track_id and not p.predicted}
+            t += 1 / fps
+        assert ids == expected, (hidden_s, ids)
 
 
 def test_person_gone_longer_than_the_memory_gets_a_new_id():

@@ -15,9 +15,22 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _cmd_multicam(args: argparse.Namespace) -> int:
+    from tools.synth.multicam import write
+
+    sc = write(args.out, fps=args.fps)
+    last = sc.truth["windows"][-1]
+    print(f"wrote {args.out}/store.yaml, detections.jsonl ({len(sc.frames)} camera frames) and truth.json: "
+          f"{sc.truth['customers']} customers, {sc.truth['staff']} staff, {len(sc.truth['windows'])} windows, "
+          f"footfall {last['footfall_day']}, occupancy at the end {last['occupancy']} (detections only: no video)")
+    return 0
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from tools.synth.render import generate
 
+    if args.scenario == MULTICAM:
+        return _cmd_multicam(args)
     width, height = args.size
     try:
         result = generate(args.out, scenario=args.scenario, seed=args.seed, people_source=args.people,
@@ -39,13 +52,17 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+MULTICAM = "store-multicam"
+
+
 def register(sub) -> None:
     from tools.synth.script import SCENARIOS
 
     synth = sub.add_parser("synth", help="write a synthetic store clip with exact ground truth")
     synth.add_argument("--out", required=True, help="output folder (created)")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--scenario", choices=sorted(SCENARIOS), default="queue")
+    synth.add_argument("--scenario", choices=sorted([*SCENARIOS, MULTICAM]), default="queue",
+                       help=f"{MULTICAM}: three overlapping cameras, two doors, staff; detections only (no video)")
     synth.add_argument("--people", choices=["auto", "intel", "packaged"], default="auto",
                        help="person images: the Intel clip in ../shared/data (auto when present) or the "
                             "photo shipped with matplotlib (weaker)")

@@ -16,7 +16,7 @@ from services.alerts.ledger import Ledger
 from services.alerts.notifier import Notifier
 from services.alerts.service import AlertsService, retry_policy, used_channels
 from storesight.config import Config, parse_config
-from storesight.contracts import AlertEvent, CameraHealth, ZoneStats, to_timestamp
+from storesight.contracts import AlertEvent, CameraHealth, StoreStats, ZoneStats, to_timestamp
 
 SID, TOKEN, FROM = "ACtest0001", "test-token", "+15550009999"
 PHONE, MAIL, PHONE2 = "+15550100123", "manager@shop.example", "+15550100456"
@@ -127,9 +127,10 @@ class Harness:
             out += self.record(zone_stats(start + dt.timedelta(seconds=i * window_s), value, window_s))
         return out
 
-    def record(self, msg: ZoneStats | CameraHealth) -> list[AlertEvent]:
+    def record(self, msg: ZoneStats | CameraHealth | StoreStats) -> list[AlertEvent]:
         """One record, as the consume loop handles it (publish is synchronous here, then states are saved)."""
-        on = self.service.on_zone_stats if isinstance(msg, ZoneStats) else self.service.on_camera_health
+        on = (self.service.on_zone_stats if isinstance(msg, ZoneStats) else
+              self.service.on_store_stats if isinstance(msg, StoreStats) else self.service.on_camera_health)
         events = on(msg)
         self.service.save_states()
         return events

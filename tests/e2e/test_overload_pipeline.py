@@ -1,0 +1,121 @@
+"""A detector slower than its camera still counts right: the Intel clip replayed in real time at
+10 fps through ingest -> detect -> aggregate -> alerts (separate processes, the real embedded
+broker, a private Redis), with the detector held to about 3 frames a second.
+
+How the detector is slowed (stated, not hidden): ``pipeline.detect.max_detect_fps: 3`` caps the
+real ONNX detector at 3 frames a second (all cameras together), a setting of the service
+(services/detect/README.md); on a loaded 2-core machine the model itself may be slower still,
+which only lowers the rate further. Everything else is the service defaults: load shedding on
+(each camera's newest frame wins), frames older than 10 s dropped, ingest in real time
+(``realtime: true``, capture times from when ingest opens the file, health reports advancing
+event time), no motion gate.
+
+Must show, against visits.csv (6 visits): 6 visitors (the camera view's unique tracks: no visit
+split into two tracks), 6 exits and 0 entries through the right-hand line, 6 entries and 6 exits
+at the table and on the floor; detect skipped most frames (counted), dropped none as stale, ran
+them at an even cadence (no gap longer than the track memory), and reported its effective rate
+on every Detections message and as a gauge.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+import yaml
+
+from storesight.config import load_config
+from storesight.contracts import seconds
+from storesight.topics import DETECTIONS, ZONE_STATS
+from tests.e2e.pipeline_run import decode_all, read_topics, wait_until_drained
+from tests.support.servers import INTEL_CLIP, REPO
+from tools.demo import start_ingest
+from tools.stack import LocalStack, metric_value
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
+
+CAMERA, STORE = "cam-table", "demo-store"
+CAPACITY_FPS = 3.0
+DRAIN_TIMEOUT_S = 600  # the clip plays for 140 s in real time
+
+
+def write_config(workdir):
+    data = yaml.safe_load((REPO / "examples" / "demo-store.yaml").read_text())
+    pipeline = data["pipeline"]
+    pipeline["aggregate"] = {"window_s": 2, "allowed_lateness_s": 5}
+    pipeline["detect"] = {"max_batch": 1, "max_detect_fps": CAPACITY_FPS}
+    camera = data["stores"][0]["cameras"][0]
+    camera.update(source=str(INTEL_CLIP), fps=10, realtime=True)
+    path = workdir / "overload-e2e.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path, load_config(path)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    if not INTEL_CLIP.exists():
+        pytest.fail(f"labelled Intel clip not found: {INTEL_CLIP}")
+    workdir = tmp_path_factory.mktemp("overload-e2e")
+    config_path, config = write_config(workdir)
+    stack = LocalStack(config_path, workdir / "run", services=("alerts", "aggregate", "detect"), private_redis=True)
+    try:
+        stack.start()
+        start_ingest(stack)  # last, its replay stamped from now: a live camera
+        counts = wait_until_drained(stack, [CAMERA], DRAIN_TIMEOUT_S)
+        detect_metrics = stack.processes["detect"].metrics()
+        codes = stack.stop_services()
+        topics = read_topics(stack.broker.bootstrap, [ZONE_STATS.name, DETECTIONS.name])
+    finally:
+        stack.stop()
+    return {"config": config, "counts": counts, "codes": codes, "detect_metrics": detect_metrics,
+            "zone_stats": [s for s in decode_all(topics[ZONE_STATS.name], ZONE_STATS.name) if not s.live],
+            "detections": decode_all(topics[DETECTIONS.name], DETECTIONS.name)}
+
+
+def total(stats, zone: str, field: str) -> int:
+    return sum(getattr(s, field) for s in stats if s.zone_id == zone and s.HasField(field))
+
+
+def test_counts_equal_the_labels_with_a_detector_at_3_frames_a_second(run):
+    c = run["counts"]
+    # The precondition, said plainly when it fails: the model must reach the capped rate here (on
+    # a 2-core machine under a load average of 15-20 it ran 0.4 frames/s, below the 1/track
+    # memory any tracker needs, and every track broke: that is the gap metric's case, not this one).
+    assert c["detect_out"] >= 0.8 * CAPACITY_FPS * c["published"] / 10, (
+        f"the detector ran {c['detect_out']:.0f} of {c['published']:.0f} frames: this machine's detector is slower "
+        f"than the {CAPACITY_FPS:g} frames/s the test needs")
+    stats = run["zone_stats"]
+    counts = {
+        "visitors": total(stats, f"camera:{CAMERA}", "unique_tracks"),
+        "line in": total(stats, "line:right-exit", "entries"), "line out": total(stats, "line:right-exit", "exits"),
+        "table in": total(stats, "table", "entries"), "table out": total(stats, "table", "exits"),
+        "floor in": total(stats, "floor", "entries"), "floor out": total(stats, "floor", "exits"),
+    }
+    assert counts == {"visitors": 6, "line in": 0, "line out": 6, "table in": 6, "table out": 6,
+                      "floor in": 6, "floor out": 6}, (counts, run["counts"])
+
+
+def test_the_detector_shed_load_evenly_and_reported_its_rate(run):
+    assert run["codes"] == {"ingest": 0, "detect": 0, "aggregate": 0, "alerts": 0}
+    c = run["counts"]
+    assert c["detect_dlq"] == c["aggregate_dlq"] == 0
+    assert c["published"] >= 1300  # ~1,394 frames of the 10 fps clip, every one sent
+    # Most frames were skipped (a decision, counted), none went stale, the rest were run.
+    assert c["detect_dropped"] == 0
+    assert c["detect_skipped"] >= 0.6 * c["published"]
+    assert c["detect_out"] + c["detect_skipped"] == c["detect_in"]
+    text = run["detect_metrics"]
+    assert metric_value(text, "storesight_detect_frames_skipped_total", camera=CAMERA) == c["detect_skipped"]
+    assert metric_value(text, "storesight_detect_frame_gaps_total", camera=CAMERA) == 0
+    assert 0 < metric_value(text, "storesight_detect_effective_fps", camera=CAMERA) <= CAPACITY_FPS + 0.2
+
+    messages = sorted(run["detections"], key=lambda m: seconds(m.capture_time))
+    assert len(messages) == c["detect_out"]
+    times = [seconds(m.capture_time) for m in messages]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    # An even cadence: consecutive frames about 1/rate apart, never longer than the track memory.
+    assert max(gaps) <= run["config"].pipeline.detect.track_memory_s
+    rates = [m.effective_fps for m in messages if seconds(m.capture_time) - times[0] > 15]
+    assert 1.0 <= statistics.median(rates) <= CAPACITY_FPS + 0.2
+    assert abs(statistics.median(rates) - 1 / statistics.median(gaps)) < 0.5
+
