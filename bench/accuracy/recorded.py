@@ -3,7 +3,8 @@
 The model is by far the slowest step (~150 ms a frame on 2 cores), and everything after it
 (confidence, NMS, tracking) is what the settings change. Recording keeps every anchor with a
 score >= ``FLOOR``, which is below any threshold the detector uses, so a replay gives exactly
-the boxes the live backend would. Recordings are cached on disk per clip and model, as plain
+the boxes the live backend would. Recordings are cached on disk per clip, model, runtime
+(backend) and precision, as plain
 NumPy arrays (``.npz`` read with ``allow_pickle=False``: a cache file can hold no code).
 """
 
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from services.detect.backends import OnnxBackend, people_in_image, resolve_model
+from services.detect.backends import load_backend, people_in_image, resolve_model
 from services.detect.letterbox import Letterbox
+from storesight.config import DetectSettings
 from storesight.video import every_nth_frame
 
 FLOOR = 0.05
@@ -25,8 +27,8 @@ CACHE_DIR = Path.home() / ".cache" / "storesight-bench"
 Recording = list[tuple[int, np.ndarray, Letterbox]]  # (frame index, kept output columns, placement)
 
 
-def record(frames: Iterable[tuple[int, np.ndarray]], backend: OnnxBackend, batch: int = 8) -> Recording:
-    """Run (index, BGR image) frames through the backend's model; keep each output's candidates."""
+def record(frames: Iterable[tuple[int, np.ndarray]], backend, batch: int = 8) -> Recording:
+    """Run (index, BGR image) frames through the backend's model (its ``raw``); keep each output's candidates."""
     recording: Recording = []
     pending: list[tuple[int, np.ndarray]] = []
 
@@ -45,23 +47,33 @@ def record(frames: Iterable[tuple[int, np.ndarray]], backend: OnnxBackend, batch
     return recording
 
 
-def _cache_path(video: Path, model: Path, every: int) -> Path:
+def _cache_path(video: Path, model: Path, every: int, runtime: str = "") -> Path:
     # The resolved model path: worktrees sharing one virtual environment share the cache.
+    # ``runtime`` ("" for onnxruntime FP32, whose files predate it) keeps other runtimes' outputs apart.
     key = hashlib.sha256(f"{video.resolve()}|{video.stat().st_size}|{model.resolve()}|{model.stat().st_size}|{every}"
-                         .encode()).hexdigest()[:16]
+                         f"{runtime}".encode()).hexdigest()[:16]
     return CACHE_DIR / f"{video.stem}-{key}.npz"
 
 
-def cached_recording(video: Path, every: int = 1, model_path: str | None = None) -> Recording:
-    """The recording of every ``every``-th frame; taken from a recording of every frame when there is one."""
-    model = resolve_model("onnxruntime", model_path)
-    path = _cache_path(video, model, every)
+def cached_recording(video: Path, every: int = 1, model_path: str | None = None,
+                     settings: DetectSettings | None = None) -> Recording:
+    """The recording of every ``every``-th frame; taken from a recording of every frame when there is one.
+
+    Made by onnxruntime FP32, or by the runtime and precision ``settings`` name (then its model_path
+    and int8_model_path apply)."""
+    settings = settings or DetectSettings(backend="onnxruntime", model_path=model_path)
+    backend = load_backend(settings.backend, "cpu", settings.model_path, settings.input_size, FLOOR, 0.5,
+                           precision=settings.precision, int8_model_path=settings.int8_model_path)
+    model = resolve_model(settings.backend, settings.int8_model_path if backend.precision == "int8"
+                          else settings.model_path)
+    runtime = "" if (backend.name, backend.precision) == ("onnxruntime", "fp32") else f"|{backend.name}|{backend.precision}"
+    path = _cache_path(video, model, every, runtime)
     if path.exists():
         return load_recording(path)
-    full = _cache_path(video, model, 1)
+    full = _cache_path(video, model, 1, runtime)
     if every > 1 and full.exists():
         return [frame for frame in load_recording(full) if frame[0] % every == 0]
-    frames = record(((i, image) for i, _, image in every_nth_frame(video, every)), OnnxBackend(model, 640, FLOOR, 0.5))
+    frames = record(((i, image) for i, _, image in every_nth_frame(video, every)), backend)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     save_recording(path, frames)
     return frames

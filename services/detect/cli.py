@@ -12,7 +12,7 @@ def _settings(args: argparse.Namespace):
     config = load_config(args.config) if args.config else None
     settings = config.pipeline.detect if config else DetectSettings()
     overrides = {k: v for k, v in {"backend": args.backend, "device": args.device, "model_path": args.model,
-                                   "max_batch": args.batch}.items() if v is not None}
+                                   "max_batch": args.batch, "precision": args.precision}.items() if v is not None}
     ignore = []
     if config is not None and args.camera != "file":
         ignore = config.camera(args.camera)[1].ignore_regions
@@ -44,7 +44,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     runner = start_service("detect")
     try:
         run(config, runner, group=args.group or GROUP)
-    except StartupError as exc:  # wrong Kafka credential, CA or protocol
+    except StartupError as exc:  # wrong Kafka credential, CA or protocol; a device the detector cannot get
         return exit_on_startup_error("detect", exc)
     finally:
         runner.close()
@@ -55,18 +55,23 @@ def _cmd_detect_file(args: argparse.Namespace) -> int:
     import datetime as dt
     import logging
 
-    from services.detect.pipeline import EPOCH, detect_video
+    from services.detect.pipeline import EPOCH, Detector, detect_video
     from storesight.logs import setup_logging
+    from storesight.startup import StartupError, exit_on_startup_error
 
     setup_logging("detect-file")  # JSON logs on stderr; results on stdout or --out
     log = logging.getLogger("services.detect.cli")
     start = dt.datetime.fromisoformat(args.start_time.replace("Z", "+00:00")) if args.start_time else EPOCH
     settings, ignore = _settings(args)
+    try:
+        detector = Detector(settings, ignore_regions={args.camera: ignore})
+    except StartupError as exc:
+        return exit_on_startup_error("detect-file", exc)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     frames = persons = 0
     try:
         for result in detect_video(args.video, settings, every=args.every, start_time=start,
-                                   camera_id=args.camera, ignore_regions=ignore):
+                                   camera_id=args.camera, detector=detector):
             out.write(result.to_json() + "\n")
             frames += 1
             persons += len(result.persons)
@@ -77,11 +82,28 @@ def _cmd_detect_file(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_detect_quantize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from services.detect.backends import resolve_model
+    from services.detect.quantize import DEFAULT_INT8_PATH, calibration_inputs, quantize
+    from storesight.logs import setup_logging
+
+    setup_logging("detect-quantize")
+    model = resolve_model("openvino", args.model)
+    inputs = calibration_inputs([Path(v) for v in args.calibration], args.frames, args.input_size)
+    out = quantize(model, inputs, Path(args.out).expanduser() if args.out else DEFAULT_INT8_PATH)
+    print(f"INT8 model: {out} (calibrated on {len(inputs)} frames); set pipeline.detect.int8_model_path to it")
+    return 0
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=["onnxruntime", "ultralytics"], help="override detect.backend")
+    parser.add_argument("--backend", choices=["openvino", "onnxruntime", "ultralytics"], help="override detect.backend")
     parser.add_argument("--device", choices=["cpu", "cuda"], help="override detect.device")
     parser.add_argument("--model", help="override detect.model_path")
     parser.add_argument("--batch", type=int, help="override detect.max_batch")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"],
+                        help="override detect.precision (openvino)")
 
 
 def register(sub) -> None:
@@ -101,3 +123,12 @@ def register(sub) -> None:
                              help="camera id; with --config, that camera's ignore_regions apply")
     _add_model_options(detect_file)
     detect_file.set_defaults(func=_cmd_detect_file)
+
+    quant = sub.add_parser("detect-quantize", help="make the INT8 person model (NNCF post-training quantization, "
+                           "calibrated on frames of the given videos) for precision: int8")
+    quant.add_argument("--calibration", nargs="+", required=True, help="video files to calibrate on")
+    quant.add_argument("--out", help="OpenVINO IR to write (default ~/.cache/storesight/detect-int8/best_fp16_int8.xml)")
+    quant.add_argument("--frames", type=int, default=300, help="calibration frames, spread over the videos")
+    quant.add_argument("--model", help="ONNX model to quantize (default: the shipped person detector)")
+    quant.add_argument("--input-size", type=int, default=640)
+    quant.set_defaults(func=_cmd_detect_quantize)

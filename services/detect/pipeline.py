@@ -93,7 +93,8 @@ class Detector:
         # confidence wanders); the tracker (OC-SORT) uses only those >= ``confidence``.
         self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
                                                settings.input_size, settings.track_low_confidence,
-                                               settings.iou, settings.max_batch, settings.tensorrt)
+                                               settings.iou, settings.max_batch, settings.tensorrt,
+                                               settings.precision, settings.int8_model_path)
         self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
         self.fixtures: dict[str, StaticFixtures] = {}
 

@@ -51,6 +51,8 @@ BATCH_SIZE = Histogram("storesight_detect_batch_size", "Frames per detector batc
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
 INFERENCE_SECONDS = Histogram("storesight_detect_inference_seconds", "Model time per batch",
                               buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4))
+BACKEND_INFO = Gauge("storesight_detect_backend_info", "The detector actually running (1): backend, device, "
+                     "execution provider, precision", ["backend", "device", "provider", "precision"])
 LAG_SECONDS = Histogram("storesight_detect_lag_seconds", "Capture time to detections published",
                         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32))
 
@@ -230,12 +232,15 @@ def run(config: Config, runner: ServiceRunner, group: str = GROUP) -> None:
     cameras = {camera.id for _, camera in config.cameras()}
     ignore = {camera.id: camera.ignore_regions for _, camera in config.cameras() if camera.ignore_regions}
     detector = Detector(config.pipeline.detect, ignore_regions=ignore)
+    backend = detector.backend
+    BACKEND_INFO.labels(backend.name, backend.device, backend.provider, backend.precision).set(1)
     loop = DetectLoop(config.pipeline.detect, config.pipeline.kafka, cameras, group=group, detector=detector,
                       attributes=AttributeStage(config))
     runner.add_health_check(lambda: None if time.monotonic() - loop.last_step < 60 else "detect loop stalled")
     runner.set_ready()
     log.info("detect running", extra={"group": group, "max_batch": config.pipeline.detect.max_batch,
-                                      "backend": config.pipeline.detect.backend})
+                                      "backend": backend.name, "device": backend.device,
+                                      "provider": backend.provider, "precision": backend.precision})
     try:
         while not runner.stopping.is_set():
             loop.step()

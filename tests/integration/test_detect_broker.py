@@ -13,6 +13,7 @@ from kafka import KafkaConsumer
 from prometheus_client import REGISTRY
 
 from bench.accuracy.groundtruth import intel_visits
+from services.detect.backends import cpu_float_precision
 from services.detect.service import DetectLoop
 from storesight.bus import TypedProducer
 from storesight.config import DetectSettings
@@ -168,6 +169,12 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
         assert 'storesight_detect_frames_total{camera="cam-1"} 3.0' in metrics
         assert "storesight_detect_inference_seconds_count" in metrics
+        # The default detector on a CPU: OpenVINO at the precision this CPU runs natively.
+        import openvino
+
+        precision = cpu_float_precision(openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+        assert (f'storesight_detect_backend_info{{backend="openvino",device="cpu",precision="{precision}",'
+                f'provider="openvino {openvino.get_version().split("-")[0]} CPU"}} 1.0') in metrics
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -176,6 +183,7 @@ def test_service_stops_cleanly_on_sigterm_and_commits(fresh_broker, tmp_path, in
             proc.wait()
     log_text = proc.stdout.read().decode()
     assert "best_fp16.onnx" in log_text  # the log names the model used
+    assert '"provider": "openvino' in log_text  # ... and what runs it
     admin = KafkaAdminClient(**client_kwargs(fresh_broker.bootstrap, "storesight-test-admin"))
     committed = admin.list_group_offsets("storesight-detect")["storesight-detect"]
     admin.close()

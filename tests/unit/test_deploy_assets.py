@@ -119,7 +119,7 @@ def test_unknown_metric_names_are_caught():
     assert unknown_names("histogram_quantile(0.9, rate(storesight_detect_lag_seconds_bucket[1m]))") == set()
     assert unknown_names("storesight_detect_lag_seconds") == {"storesight_detect_lag_seconds"}
     assert unknown_names("rate(storesight_detect_frame_total[1m])") == {"storesight_detect_frame_total"}
-    assert len(METRICS) == 44
+    assert len(METRICS) == 45
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=lambda p: p.name)
