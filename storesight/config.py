@@ -565,6 +565,12 @@ class AggregateSettings(Strict):
     # A stay in a zone shorter than this is a pass-by (a foot point grazing the polygon): it is
     # in the occupancy, but not an entry, exit, dwell or unique track of the zone.
     min_zone_dwell_s: float = Field(1.0, ge=0)
+    # A restarted detect (a new tracker epoch) numbers the people still in view anew: a new track
+    # whose first foot point lies within epoch_stitch_distance + epoch_stitch_speed * (time since
+    # an old track was last seen) of it (normalised image units, units/s: a brisk walk) continues
+    # that old track's visits (services/aggregate/epochs.py).
+    epoch_stitch_distance: float = Field(0.05, ge=0)
+    epoch_stitch_speed: float = Field(0.5, ge=0)
     # Health reports advance event time (so a silent camera's windows close as unknown);
     # turn off when health report times are not on the capture clock (synthetic replays).
     health_advances_watermark: bool = True

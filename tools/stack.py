@@ -157,6 +157,7 @@ class LocalStack:
     config: Config | None = None
     run_config_path: Path | None = None
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # the services' environment (for restart)
 
     def start(self) -> LocalStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -171,8 +172,9 @@ class LocalStack:
             self.peers = Peers.start()
             ports = {name: free_port() for name in self.services}
             self.config, self.run_config_path = self._write_run_config(base, ports.get("alerts"))
-            env = {**os.environ, **self.peers.env, **self.extra_env, "KAFKA_BOOTSTRAP": self.broker.bootstrap,
-                   "REDIS_URL": self.redis_url, "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+            self.env = env = {**os.environ, **self.peers.env, **self.extra_env,
+                              "KAFKA_BOOTSTRAP": self.broker.bootstrap, "REDIS_URL": self.redis_url,
+                              "YOLO_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
             for name in self.services:
                 self.processes[name] = ServiceProcess(name, self.run_config_path, env, self.workdir / "logs",
                                                       port=ports[name], args=self.service_args.get(name, ()))
@@ -198,6 +200,19 @@ class LocalStack:
         path = self.workdir / "run-config.yaml"
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         return load_config(path), path
+
+    def kill_and_restart(self, name: str) -> ServiceProcess:
+        """SIGKILL a service (no batch finished, nothing committed or closed) and start a new process
+        of it with the same config and environment (a fresh HTTP port); returns it once ready."""
+        old = self.processes[name]
+        old.proc.kill()
+        old.proc.wait(10)
+        old.stop()  # closes its log
+        new = ServiceProcess(name, self.run_config_path, self.env, self.workdir / "logs",
+                             args=self.service_args.get(name, ()))
+        self.processes[name] = new
+        new.wait_ready(self.ready_timeout_s)
+        return new
 
     def stop_services(self) -> dict[str, int | None]:
         """Stop producers first so consumers can finish what they were given; return exit codes.

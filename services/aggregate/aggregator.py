@@ -35,9 +35,8 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 
-import numpy as np
-
 from services.aggregate.attributes import merge, rejection, window_of
+from services.aggregate.epochs import EpochState, EpochStitcher
 from services.aggregate.geometry import frame_geometry
 from services.aggregate.lines import ENTRY, LineCrossings
 from services.aggregate.model import CameraModel
@@ -77,6 +76,8 @@ class Aggregator:
         self.on_visit = on_visit
         self.unknown_cameras = 0
         self.dropped_groups: Counter = Counter()  # (store, reason) -> attribute groups not published
+        self.stitcher = EpochStitcher(self.settings.epoch_stitch_distance, self.settings.epoch_stitch_speed,
+                                      self.settings.track_gone_s)
 
     # ------------------------------------------------------------ input
 
@@ -100,8 +101,14 @@ class Aggregator:
                 self._health(cam, rec)
                 self._advance(model, cam, rec.report_s if self.settings.health_advances_watermark else None, out)
                 continue
+            epochs = cam.__dict__.get("epochs")
+            if epochs is None:  # a checkpoint from before epochs
+                epochs = cam.epochs = EpochState()
+            ids = self.stitcher.frame(epochs, rec.epoch, rec.capture_s, rec.track_ids, rec.feet, cam.tracks)
+            if ids is None:
+                continue  # a restarted detect's replay of a frame already aggregated: counted
             self.state.records += 1
-            self._frame(model, cam, rec, *geometry[index])
+            self._frame(model, cam, rec, ids, *geometry[index])
             if rec.attributes:
                 self._attributes(model, cam, rec.attributes)
             self._advance(model, cam, rec.capture_s, out)
@@ -148,7 +155,7 @@ class Aggregator:
         cam.late_pending += 1
         self.state.late_total[model.store_id] = self.state.late_total.get(model.store_id, 0) + 1
 
-    def _frame(self, model: CameraModel, cam: CameraState, frame: FrameRecord, counts: list[int],
+    def _frame(self, model: CameraModel, cam: CameraState, frame: FrameRecord, ids: list[int], counts: list[int],
                masks: list[int], sides: list[list[int]] | None, cells: list[int]) -> None:
         t = frame.capture_s
         start = window_start(t, self.settings.window_s)
@@ -164,7 +171,6 @@ class Aggregator:
         if cam.live_capture is None or t >= cam.live_capture:
             cam.live_capture = t
             cam.live_counts = counts
-        ids = frame.track_ids if isinstance(frame.track_ids, list) else np.asarray(frame.track_ids).tolist()
         accepted, ended = model.visits.observe(cam.tracks, t, ids, masks, win.visits)
         if ended:
             self._book(model, cam, ended)
@@ -318,6 +324,17 @@ class Aggregator:
         if known:
             out.append(HeatmapWindow(model.camera_id, model.store_id, start, end, win.heat.array()))
         cam.coverage.forget_before(end - self.settings.stale_after_s)
+
+    def epoch_totals(self) -> dict[str, list[int]]:
+        """store -> [replayed frames skipped, tracks continued] across detect restarts (``epochs.py``)."""
+        totals: dict[str, list[int]] = {}
+        for camera_id, cam in self.state.cameras.items():
+            epochs, model = cam.__dict__.get("epochs"), self.models.get(camera_id)
+            if epochs is not None and model is not None:
+                total = totals.setdefault(model.store_id, [0, 0])
+                total[0] += epochs.replayed
+                total[1] += epochs.continued
+        return totals
 
     # ------------------------------------------------------------ live view
 

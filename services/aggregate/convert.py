@@ -42,7 +42,7 @@ def frame_from_proto(msg: Detections) -> FrameRecord:
         foot = person.foot
         feet.append((foot.x, foot.y))
     groups = [wire.from_proto(g) for g in msg.attributes] if msg.attributes else []
-    return FrameRecord(msg.camera_id, seconds(msg.capture_time), track_ids, feet, msg.frame_seq, groups)
+    return FrameRecord(msg.camera_id, seconds(msg.capture_time), track_ids, feet, msg.frame_seq, groups, epoch)
 
 
 def health_from_proto(msg: CameraHealth) -> HealthRecord:

@@ -3,7 +3,7 @@ the live view out. Plain dataclasses (no Kafka, no protobuf): ``convert.py`` map
 wire, ``detections_file.py`` reads them from JSON lines.
 
 >>> FrameRecord.of("cam-1", 100.0, [(7, 0.5, 0.9)])
-FrameRecord(camera_id='cam-1', capture_s=100.0, track_ids=[7], feet=[(0.5, 0.9)], frame_seq=0, attributes=[])
+FrameRecord(camera_id='cam-1', capture_s=100.0, track_ids=[7], feet=[(0.5, 0.9)], frame_seq=0, attributes=[], epoch='')
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ class FrameRecord:
 
     Plain lists (numpy arrays are accepted too): the aggregator builds its arrays per batch.
     ``attributes``: the k-anonymous groups detect finished with this frame (usually none).
+    ``epoch``: detect's tracker epoch (``Detections.tracker_epoch``; "" = unknown): a change marks
+    a detect restart (``epochs.py``). The track ids are already keyed by it (``convert.track_key``).
     """
 
     camera_id: str
@@ -35,13 +37,15 @@ class FrameRecord:
     feet: list[tuple[float, float]]
     frame_seq: int = 0
     attributes: list[AttributeGroup] = field(default_factory=list)
+    epoch: str = ""
 
     @classmethod
     def of(cls, camera_id: str, capture_s: float, persons: Iterable[tuple[int, float, float]],
-           frame_seq: int = 0) -> FrameRecord:
+           frame_seq: int = 0, epoch: str = "") -> FrameRecord:
         """Build from (track_id, foot_x, foot_y) tuples."""
         rows = list(persons)
-        return cls(camera_id, capture_s, [int(p[0]) for p in rows], [(p[1], p[2]) for p in rows], frame_seq)
+        return cls(camera_id, capture_s, [int(p[0]) for p in rows], [(p[1], p[2]) for p in rows], frame_seq,
+                   epoch=epoch)
 
 
 @dataclass

@@ -58,6 +58,10 @@ ENTRIES = Counter("storesight_zone_entries_total", "Line crossings towards the i
 EXITS = Counter("storesight_zone_exits_total", "Line crossings towards the outside", ["store", "line"])
 LATE = Counter("storesight_aggregate_late_records_total", "Records for already closed windows", ["store"])
 RECORDS = Counter("storesight_aggregate_records_total", "Detection and health records aggregated")
+REPLAYED = Counter("storesight_aggregate_replayed_frames_total",
+                   "Frames skipped as a restarted detect's replay of frames already aggregated", ["store"])
+CONTINUED = Counter("storesight_aggregate_tracks_continued_total",
+                    "Tracks of a restarted detect continued onto the track of the same person before it", ["store"])
 DISCARDED = Counter("storesight_aggregate_checkpoints_discarded_total",
                     "Checkpoints not restored, by reason (unreadable: junk, pickle, other format)", ["reason"])
 FENCED = Counter("storesight_aggregate_checkpoints_refused_total",
@@ -98,6 +102,7 @@ class Task:
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)
     exported_lines: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     exported_late: dict[str, int] = field(default_factory=dict)
+    exported_epochs: dict[str, list[int]] = field(default_factory=dict)
     dirty: bool = False
     generation: int = 0  # this worker's fencing token for the partition (bumped on assignment)
     rebuild: bool = False  # the checkpoint was unreadable: replay the partition from its start
@@ -137,6 +142,8 @@ class AggregateWorker:
         # dashboards, not "no data".
         for store in config.stores:
             LATE.labels(store.id)
+            REPLAYED.labels(store.id)
+            CONTINUED.labels(store.id)
             for camera in store.cameras:
                 for line in camera.lines:
                     ENTRIES.labels(store.id, line.id)
@@ -190,6 +197,7 @@ class AggregateWorker:
         task = Task(Aggregator(self.config, state=state), offsets=dict(saved.offsets))
         task.exported_lines = {k: list(v) for k, v in task.aggregator.state.line_totals.items()}
         task.exported_late = dict(task.aggregator.state.late_total)
+        task.exported_epochs = task.aggregator.epoch_totals()
         return task
 
     def checkpoint(self, commit: bool = True) -> None:
@@ -412,6 +420,12 @@ class AggregateWorker:
             if late > before:
                 LATE.labels(store_id).inc(late - before)
             task.exported_late[store_id] = late
+        for store_id, now in task.aggregator.epoch_totals().items():
+            before = task.exported_epochs.get(store_id, [0, 0])
+            for metric, value, done in zip((REPLAYED, CONTINUED), now, before, strict=True):
+                if value > done:
+                    metric.labels(store_id).inc(value - done)
+            task.exported_epochs[store_id] = now
 
     def close(self) -> None:
         if self.consumer is not None:

@@ -120,7 +120,7 @@ class StaffFilter:
         if len(keep) == len(ids):
             return frame
         return FrameRecord(frame.camera_id, t, [ids[k] for k in keep], [tuple(feet[k]) for k in keep],
-                           frame.frame_seq, frame.attributes)
+                           frame.frame_seq, frame.attributes, frame.epoch)
 
     def staff_per_store(self) -> dict[str, int]:
         """Staff in each camera's latest frame, summed per store (cameras that overlap count twice)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from services.aggregate.epochs import EpochState
 from services.aggregate.heat import HeatGrid
 from services.aggregate.line_counts import LineCounts
 from services.aggregate.lines import LineCrossings
@@ -61,6 +62,8 @@ class CameraState:
     late_pending: int = 0  # late records since the last closed window
     # served per second of the last closed window, per zone (live wait estimate)
     last_rate: list[float | None] = field(default_factory=list)
+    # detect's tracker epoch: replays skipped, tracks continued across a restart (epochs.py)
+    epochs: EpochState = field(default_factory=EpochState)
 
 
 @dataclass

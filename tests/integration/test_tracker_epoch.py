@@ -4,7 +4,10 @@ the aggregate worker.
 Detect's track ids restart at 1 in every process. Here one detect incarnation (epoch A) tracks
 person 1 standing in the shelf for 4 s and is then killed; its successor (epoch B) numbers the next
 person in the shelf 1 again, 0.2 s later (well within track_gone_s). Two people, two visits: without
-the epoch in the key the aggregate joins them into one visit of 8 s.
+the epoch in the key the aggregate joins them into one visit of 8 s. The second person stands at the
+other end of the shelf (0.45 from where the first was last seen, 0.4 s before): further than anyone
+walks in that time, so the aggregate's continuation of tracks across a restart (epochs.py: within
+epoch_stitch_distance + epoch_stitch_speed * gap = 0.25) does not take them for the first person.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ def two_incarnations() -> list[Detections]:
             msg = detections("cam-a", t, [(1, 0.2, 0.5)])  # person 1, first detect process
             msg.tracker_epoch = "epoch-a"
         elif rel >= 4.2:
-            persons = [(1, 0.4, 0.6)] if rel < 8.2 else []  # person 2, numbered 1 by the restarted process
+            persons = [(1, 0.4, 0.9)] if rel < 8.2 else []  # person 2, numbered 1 by the restarted process
             msg = detections("cam-a", t, persons)
             msg.tracker_epoch = "epoch-b"
         else:

@@ -19,7 +19,7 @@ import services.detect
 
 PACKAGES = (services.aggregate, services.detect)
 # One idea per module, each with a short runnable example (issue 14).
-MUST_HAVE_EXAMPLES = {"aggregator", "geometry", "heat", "line_counts", "lines", "model", "occupancy", "queues",
+MUST_HAVE_EXAMPLES = {"aggregator", "epochs", "geometry", "heat", "line_counts", "lines", "model", "occupancy", "queues",
                       "records", "state", "visits", "windows"}
 
 

@@ -46,6 +46,15 @@ def test_a_track_appearing_behind_the_till_is_staff_from_its_first_frame():
     assert staff.staff_per_store() == {"s": 1} and staff.new_staff["s"] == 1
 
 
+def test_a_frame_with_staff_taken_out_keeps_its_tracker_epoch():
+    # The aggregator takes a change of epoch for a detect restart (epochs.py): never lose it here.
+    records = frames(walk(1, [0.1] * 3), walk(2, [0.8] * 3))
+    for record in records:
+        record.epoch = "e1"
+    out = StaffFilter(config()).filter(records)
+    assert [(r.track_ids, r.epoch) for r in out] == [([2], "e1")] * 3
+
+
 def test_a_track_that_spends_most_of_its_time_behind_the_till_becomes_staff():
     staff = StaffFilter(config(staff_min_seen_s=3.0))
     # 1 s on the floor, then behind the till: at t = 3.0 it has 3 s seen, 2 s behind the till (> 50 %).
