@@ -18,28 +18,14 @@ import numpy as np
 
 from services.detect.backends import Backend, load_backend
 from services.detect.fixtures import FixtureSettings, StaticFixtures
+from services.detect.person import Person
 from services.detect.regions import Polygon, drop_ignored
-from services.detect.tracker import CameraTrackers, TrackedPerson, TrackerSettings
+from services.detect.tracker import CameraTrackers, TrackerSettings
 from storesight.config import DetectSettings
 from storesight.video import every_nth_frame
 
 FORMAT_VERSION = 1
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True)
-class PersonResult:
-    """One person in one frame; coordinates normalised to 0..1 (origin top-left)."""
-
-    box: tuple[float, float, float, float]
-    confidence: float
-    track_id: int  # 0 = not (yet) tracked
-    predicted: bool = False  # hidden this frame; box is the tracker's prediction
-
-    @property
-    def foot(self) -> tuple[float, float]:
-        """Where the person stands: bottom centre of the box."""
-        return ((self.box[0] + self.box[2]) / 2, self.box[3])
 
 
 @dataclass(frozen=True)
@@ -49,7 +35,7 @@ class FrameResult:
     capture_time: dt.datetime
     width: int
     height: int
-    persons: list[PersonResult]
+    persons: list[Person]
     inference_ms: float
     model: str
 
@@ -72,7 +58,7 @@ class FrameResult:
     @classmethod
     def from_json(cls, line: str) -> FrameResult:
         d = json.loads(line)
-        persons = [PersonResult(tuple(p["box"]), p["conf"], p["track_id"], p["predicted"]) for p in d["persons"]]
+        persons = [Person(tuple(p["box"]), p["conf"], p["track_id"], p["predicted"]) for p in d["persons"]]
         when = dt.datetime.fromisoformat(d["capture_time"].replace("Z", "+00:00"))
         return cls(d["frame"], d["t"], when, d["width"], d["height"], persons, d["inference_ms"], d["model"])
 
@@ -103,7 +89,7 @@ class Detector:
         return self.backend.model_name
 
     def process(self, cameras: list[str], images: list[np.ndarray],
-                times: list[float]) -> tuple[list[list[PersonResult]], float]:
+                times: list[float]) -> tuple[list[list[Person]], float]:
         """Detect and track; ``times`` are capture times in seconds. Returns per-image people and seconds."""
         boxes, spent = self.backend.detect(images)
         results = []
@@ -113,7 +99,9 @@ class Detector:
             if self.settings.fixture_after_s > 0:
                 people = self._fixtures(camera).filter(people, now)
             tracked = self.trackers.update(camera, people, now)
-            results.append([_person(p) for p in tracked])
+            # Ordered and inside the image, as the Detections contract requires: a hidden person's
+            # predicted box can leave the image or come out inverted when its sides' velocities differ.
+            results.append([p.clipped() for p in tracked])
         return results, spent
 
     def _fixtures(self, camera: str) -> StaticFixtures:
@@ -132,12 +120,6 @@ def normalise(people: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
-def _person(p: TrackedPerson) -> PersonResult:
-    """Clipped to the image and ordered (x1 <= x2, y1 <= y2), as the Detections contract requires:
-    a hidden person's predicted box can come out inverted when its sides' velocities differ."""
-    x1, y1, x2, y2 = (min(max(v, 0.0), 1.0) for v in p.box)
-    box = (min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2))
-    return PersonResult(box, p.confidence, p.track_id, p.predicted)
 
 
 def detect_video(path: str | Path, settings: DetectSettings, every: int = 1,

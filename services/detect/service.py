@@ -22,7 +22,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from services.detect.attributes.stage import AttributeStage
 from services.detect.batching import BatchPolicy, split_stale
-from services.detect.pipeline import Detector, PersonResult
+from services.detect.person import Person
+from services.detect.pipeline import Detector
 from services.detect.shedding import SKIP_REASONS, RateMeter, Shedder
 from storesight.bus import Record, SendRetry, TypedConsumer, TypedProducer, source_of
 from storesight.config import Config, DetectSettings, KafkaSettings
@@ -213,7 +214,7 @@ def decode_jpeg(data: bytes) -> np.ndarray | None:
     return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
 
 
-def detections_message(frame: Frame, persons: list[PersonResult], model: str, inference_ms: float,
+def detections_message(frame: Frame, persons: list[Person], model: str, inference_ms: float,
                        width: int, height: int, tracker_epoch: str = "") -> Detections:
     """The published contract: boxes, ids and foot points in 0..1, the frame's capture time; no pixels."""
     message = Detections(camera_id=frame.camera_id, store_id=frame.store_id, frame_seq=frame.seq,

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.detect.person import Person
+
 
 @dataclass(frozen=True)
 class TrackerSettings:
@@ -42,16 +44,6 @@ class TrackerSettings:
     view: tuple[float, float] = (1.0, 1.0)  # width, height of the image in box units
     # The library's Kalman filter is tuned in pixels: boxes are scaled by this before it sees them.
     scale: float = 1000.0
-
-
-@dataclass(frozen=True)
-class TrackedPerson:
-    """One person of this frame with its track id (0 while the track is not yet confirmed)."""
-
-    box: tuple[float, float, float, float]
-    confidence: float
-    track_id: int
-    predicted: bool = False  # not detected in this frame: a briefly hidden, tracked person
 
 
 # The library counts its lost-track buffer in frames of a 30 fps video.
@@ -75,7 +67,7 @@ class Tracker:
         self._last_time: float | None = None
         self._frame_s: float | None = None  # smoothed time between frames
 
-    def update(self, detections: np.ndarray, now: float) -> list[TrackedPerson]:
+    def update(self, detections: np.ndarray, now: float) -> list[Person]:
         s = self.settings
         dets = np.asarray(detections, dtype=np.float32).reshape(-1, 5)
         self._observe_rate(now)
@@ -95,9 +87,9 @@ class Tracker:
             if lib_id < 0:
                 lib_id = again.get(tuple((box * s.scale).astype(np.float32).tolist()), -1)
             if lib_id >= 0:
-                persons.append(TrackedPerson(tuple(float(v) for v in box), float(score), self._id(int(lib_id))))
+                persons.append(Person(tuple(float(v) for v in box), float(score), self._id(int(lib_id))))
             elif s.report_unconfirmed and score >= s.high_confidence:
-                persons.append(TrackedPerson(tuple(float(v) for v in box), float(score), 0))
+                persons.append(Person(tuple(float(v) for v in box), float(score), 0))
         return persons + self._hidden()
 
     def _observe_rate(self, now: float) -> None:
@@ -121,7 +113,7 @@ class Tracker:
             self.next_id += 1
         return ours
 
-    def _hidden(self) -> list[TrackedPerson]:
+    def _hidden(self) -> list[Person]:
         """Confirmed tracks missed for at most ``report_hidden_s`` whose predicted centre is in view."""
         s = self.settings
         hidden = []
@@ -135,7 +127,7 @@ class Tracker:
                 continue
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             if 0 <= cx <= s.view[0] and 0 <= cy <= s.view[1]:
-                hidden.append(TrackedPerson(tuple(float(v) for v in box), 0.0, self._ids[track.tracker_id], True))
+                hidden.append(Person(tuple(float(v) for v in box), 0.0, self._ids[track.tracker_id], True))
         return hidden
 
 
@@ -154,7 +146,7 @@ class CameraTrackers:
         self._last: dict[str, float] = {}
         self.resets = 0
 
-    def update(self, camera_id: str, detections: np.ndarray, now: float) -> list[TrackedPerson]:
+    def update(self, camera_id: str, detections: np.ndarray, now: float) -> list[Person]:
         tracker = self._trackers.get(camera_id)
         last = self._last.get(camera_id)
         if tracker is not None and last is not None and not 0 <= now - last <= self.gap_s:

@@ -11,7 +11,6 @@ its own tests); faces, expressions, ages and genders come from the real models o
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import logging
 import time
 import uuid
@@ -23,6 +22,8 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import generate_latest
 
+from services.detect import service
+from services.detect.person import Person
 from storesight.bus import TypedProducer
 from storesight.config import parse_config
 from storesight.contracts import Frame, to_timestamp
@@ -30,13 +31,6 @@ from storesight.kafka_clients import client_kwargs
 from storesight.topics import Topic, ensure_topics
 from storesight.v1 import detections_pb2, frame_pb2, health_pb2, zone_stats_pb2
 from tests.support.privacy import assert_no_leaks, check_aggregates, find_leaks, redis_values
-
-pytest.importorskip("ai_edge_litert")
-pytest.importorskip("onnx")
-service = pytest.importorskip("services.detect.service")
-pipeline = pytest.importorskip("services.detect.pipeline")
-if "attributes" not in inspect.signature(service.DetectLoop).parameters:
-    pytest.skip("detect service has no attribute stage wired yet", allow_module_level=True)
 
 T0 = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
 FRAMES_PER_SHOPPER = 4
@@ -55,7 +49,7 @@ class ScriptedDetector:
         out = []
         for image, now in zip(images, times, strict=True):
             track = self.track_of_time(now) if image.mean() > 5 else None
-            out.append([pipeline.PersonResult(BOX, 0.9, track)] if track else [])
+            out.append([Person(BOX, 0.9, track)] if track else [])
         return out, 0.001
 
 

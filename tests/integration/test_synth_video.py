@@ -134,7 +134,7 @@ def _iou(a, b) -> float:
 @pytest.fixture(scope="module")
 def detector():
     """The project's detector as the service runs it by default (ONNX Runtime on CPU)."""
-    pipeline = pytest.importorskip("services.detect.pipeline", reason="the detect service is not in this tree")
+    from services.detect import pipeline
     from storesight.config import DetectSettings
 
     return pipeline.Detector(DetectSettings())
