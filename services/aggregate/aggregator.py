@@ -171,6 +171,7 @@ class Aggregator:
         if cam.live_capture is None or t >= cam.live_capture:
             cam.live_capture = t
             cam.live_counts = counts
+            cam.effective_fps = frame.effective_fps
         accepted, ended = model.visits.observe(cam.tracks, t, ids, masks, win.visits)
         if ended:
             self._book(model, cam, ended)
@@ -353,11 +354,13 @@ class Aggregator:
                 is_view = z == len(model.zone_ids)
                 zone_id = model.view_id if is_view else model.zone_ids[z]
                 kind = "camera" if is_view else model.zone_kinds[z]
-                if not fresh:
+                if not fresh:  # a stale or down camera's rate is unknown too
                     result.append(LiveZone(model.store_id, zone_id, kind, "unknown", cam.live_capture, None))
                     continue
                 occ = cam.live_counts[z]
                 zone = LiveZone(model.store_id, zone_id, kind, "ok", cam.live_capture, occ)
+                if is_view:
+                    zone.effective_fps = cam.effective_fps
                 queue = None if is_view else model.queues[z]
                 if queue is not None:
                     zone.queue_length = occ

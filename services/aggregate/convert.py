@@ -42,7 +42,9 @@ def frame_from_proto(msg: Detections) -> FrameRecord:
         foot = person.foot
         feet.append((foot.x, foot.y))
     groups = [wire.from_proto(g) for g in msg.attributes] if msg.attributes else []
-    return FrameRecord(msg.camera_id, seconds(msg.capture_time), track_ids, feet, msg.frame_seq, groups, epoch)
+    # proto3 has no "unset" for a float: detect's 0 (before its second frame of the camera) is unknown.
+    return FrameRecord(msg.camera_id, seconds(msg.capture_time), track_ids, feet, msg.frame_seq, groups, epoch,
+                       msg.effective_fps or None)
 
 
 def health_from_proto(msg: CameraHealth) -> HealthRecord:
@@ -69,10 +71,16 @@ def iso(t: float | None) -> str | None:
 
 
 def live_to_json(zone: LiveZone, now: float) -> dict:
-    """The Redis live value of one zone (JSON object); nulls are unknowns."""
-    return {"zone_kind": zone.zone_kind, "status": zone.status, "occupancy": zone.occupancy,
-            "queue_length": zone.queue_length, "wait_estimate_s": zone.wait_estimate_s,
-            "capture_time": iso(zone.capture_s), "updated_at": iso(now)}
+    """The Redis live value of one zone (JSON object); nulls are unknowns.
+
+    Camera rows (``camera:<id>``) also carry ``effective_fps``: detect's processed rate, null = unknown.
+    """
+    value = {"zone_kind": zone.zone_kind, "status": zone.status, "occupancy": zone.occupancy,
+             "queue_length": zone.queue_length, "wait_estimate_s": zone.wait_estimate_s,
+             "capture_time": iso(zone.capture_s), "updated_at": iso(now)}
+    if zone.zone_kind == "camera":
+        value["effective_fps"] = None if zone.effective_fps is None else round(zone.effective_fps, 2)
+    return value
 
 
 # ---------------------------------------------------------------- the store as a whole

@@ -3,7 +3,7 @@ the live view out. Plain dataclasses (no Kafka, no protobuf): ``convert.py`` map
 wire, ``detections_file.py`` reads them from JSON lines.
 
 >>> FrameRecord.of("cam-1", 100.0, [(7, 0.5, 0.9)])
-FrameRecord(camera_id='cam-1', capture_s=100.0, track_ids=[7], feet=[(0.5, 0.9)], frame_seq=0, attributes=[], epoch='')
+FrameRecord(camera_id='cam-1', capture_s=100.0, track_ids=[7], feet=[(0.5, 0.9)], frame_seq=0, attributes=[], epoch='', effective_fps=None)
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class FrameRecord:
     ``attributes``: the k-anonymous groups detect finished with this frame (usually none).
     ``epoch``: detect's tracker epoch (``Detections.tracker_epoch``; "" = unknown): a change marks
     a detect restart (``epochs.py``). The track ids are already keyed by it (``convert.track_key``).
+    ``effective_fps``: detect's processed rate of this camera (``Detections.effective_fps``);
+    None = unknown (detect sends 0 until it has seen two frames of the camera).
     """
 
     camera_id: str
@@ -38,6 +40,7 @@ class FrameRecord:
     frame_seq: int = 0
     attributes: list[AttributeGroup] = field(default_factory=list)
     epoch: str = ""
+    effective_fps: float | None = None
 
     @classmethod
     def of(cls, camera_id: str, capture_s: float, persons: Iterable[tuple[int, float, float]],
@@ -106,3 +109,4 @@ class LiveZone:
     occupancy: int | None
     queue_length: int | None = None
     wait_estimate_s: float | None = None
+    effective_fps: float | None = None  # camera rows only: detect's processed rate; None = unknown

@@ -59,6 +59,7 @@ class CameraState:
     crossings: LineCrossings = field(default_factory=LineCrossings)
     live_capture: float | None = None
     live_counts: list[int] = field(default_factory=list)
+    effective_fps: float | None = None  # detect's processed rate on the latest frame; None = unknown
     late_pending: int = 0  # late records since the last closed window
     # served per second of the last closed window, per zone (live wait estimate)
     last_rate: list[float | None] = field(default_factory=list)

@@ -1,20 +1,23 @@
 """The live view of one store from the Redis hash ``storesight:live:<store>`` that the
 aggregate service writes (zone id -> JSON ``{zone_kind, status, occupancy, queue_length,
 wait_estimate_s, capture_time, updated_at}``; each camera is the entry ``camera:<id>``, kind
-``camera``, and each line ``line:<id>``).
+``camera``, which also has ``effective_fps``, the rate detect runs it at, and each line ``line:<id>``).
 
 A value that is not such a JSON object is skipped and counted, never shown as zero. A zone or
 camera of the config with no entry (the pipeline is not writing: the hash expires) is ``no
-data``.
+data``. A camera's rate that is absent, null or not positive is unknown (None), never 0.
 
 >>> from storesight.config import Store
 >>> store = Store.model_validate({"id": "s", "timezone": "UTC", "cameras": [{"id": "cam", "source": "x",
 ...     "zones": [{"id": "q", "kind": "queue", "polygon": [[0, 0], [1, 0], [1, 1]]}]}]})
 >>> view = live_view(store, {b"q": b'{"zone_kind": "queue", "status": "ok", "occupancy": 3, "queue_length": 3,'
 ...                          b' "wait_estimate_s": 42.0, "updated_at": "2026-12-06T10:00:00Z"}',
-...                          b"camera:cam": b'{"zone_kind": "camera", "status": "ok", "occupancy": 4}'})
+...                          b"camera:cam": b'{"zone_kind": "camera", "status": "ok", "occupancy": 4,'
+...                                         b' "effective_fps": 2.5}'})
 >>> view["zones"][0]["queue_length"], view["store_occupancy"], view["cameras"][0]["status"]
 (3, 4, 'ok')
+>>> view["cameras"][0]["effective_fps"]
+2.5
 """
 
 from __future__ import annotations
@@ -53,6 +56,11 @@ def _number(value):
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _rate(value):
+    rate = _number(value)
+    return rate if rate is not None and rate > 0 else None
+
+
 def live_view(store: Store, stored: dict[bytes, bytes]) -> dict:
     """What the live page shows for ``store``, from the raw Redis hash."""
     values = _parse(stored)
@@ -81,6 +89,7 @@ def live_view(store: Store, stored: dict[bytes, bytes]) -> dict:
         value = values.get(CAMERA_KEY.format(camera=camera.id))
         cameras.append({"id": camera.id, "status": str(value.get("status", "unknown")) if value else "no data",
                         "occupancy": _number(value.get("occupancy")) if value else None,
+                        "effective_fps": _rate(value.get("effective_fps")) if value else None,
                         "capture_time": value.get("capture_time") if value else None})
     known = [c["occupancy"] for c in cameras if c["occupancy"] is not None]
     return {"store": store.id, "zones": zones, "cameras": cameras,

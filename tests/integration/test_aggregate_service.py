@@ -92,6 +92,7 @@ def scripted_stream(until: float = 30.0) -> list[Detections]:
     for i in range(int(until * FPS)):
         t = T0 + i / FPS
         msgs.append(detections("cam-a", t, cam_a_persons(t)))
+        msgs[-1].effective_fps = FPS  # detect's rate of cam-a; cam-b's stays 0: unknown
         rel = t - T0
         if rel < 7.0 or rel >= 15.0:
             msgs.append(detections("cam-b", t, [(7, 0.5, 0.5)] if rel < 7.0 else []))
@@ -185,6 +186,8 @@ def test_window_stats_live_state_and_metrics(setup, redis_url):
         live = {k.decode(): json.loads(v) for k, v in client.hgetall(f"{prefix}live:s1").items()}
         assert live["shelf"]["status"] == "ok" and live["shelf"]["occupancy"] == 3  # window 5: k % 3 + 1
         assert live["shelf"]["capture_time"].startswith("2027-01-15T08:00:29.8")
+        assert live["camera:cam-a"]["effective_fps"] == FPS and live["camera:cam-a"]["status"] == "ok"
+        assert live["camera:cam-b"]["effective_fps"] is None and live["camera:cam-b"]["status"] == "ok"
         assert 0 < client.ttl(f"{prefix}live:s1") <= 60
         metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         assert 'storesight_zone_occupancy{store="s1",zone="shelf"} 3.0' in metrics

@@ -4,6 +4,7 @@ const page = JSON.parse(document.getElementById("page-data").textContent);
 const status = document.getElementById("live-status");
 
 const show = (v) => (v === null || v === undefined ? "–" : String(v));
+const rate = (f) => (f === null || f === undefined ? "unknown" : `${f < 10 ? f.toFixed(1) : Math.round(f)} fps`);
 const wait = (s) => (s === null || s === undefined ? "–" : s < 90 ? `${Math.round(s)} s` : `${Math.round(s / 60)} min`);
 
 function fill(tbody, rows, columns) {
@@ -34,7 +35,7 @@ async function refresh() {
       ["queue", z.kind === "queue" ? show(z.queue_length) : ""],
       ["wait", z.kind === "queue" ? wait(z.wait_s) : ""], ["status", z.status]]);
     fill(document.querySelector("#cameras tbody"), body.cameras, (c) => [
-      ["id", c.id], ["status", c.status], ["occupancy", show(c.occupancy)], ["capture", show(c.capture_time)]]);
+      ["id", c.id], ["status", c.status], ["fps", rate(c.effective_fps)], ["occupancy", show(c.occupancy)], ["capture", show(c.capture_time)]]);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (err) {
     status.textContent = `live state unavailable (${err.message}); retrying`;

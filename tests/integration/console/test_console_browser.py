@@ -125,7 +125,8 @@ def test_the_live_page_refreshes_without_reloading(browser, console) -> None:
     def publish(till: int, cameras: tuple[int, int]) -> None:
         store.hset(key, mapping={
             "till": json.dumps({"zone_kind": "checkout", "status": "ok", "occupancy": till}),
-            "camera:cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": cameras[0]}),
+            "camera:cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": cameras[0],
+                                        "effective_fps": 2.5 + till}),
             "camera:cam-b": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": cameras[1]})})
         store.expire(key, 60)
 
@@ -135,10 +136,13 @@ def test_the_live_page_refreshes_without_reloading(browser, console) -> None:
         page.goto(console.url + "/stores/shop/live")
         page.locator('#zones tr[data-id="till"] td.occupancy', has_text="1 / 2").wait_for()
         page.locator("#store-occupancy", has_text="1").wait_for()
+        page.locator('#cameras tr[data-id="cam-a"] td.fps', has_text="3.5 fps").wait_for()
+        assert page.locator('#cameras tr[data-id="cam-b"] td.fps').inner_text() == "unknown"  # no rate published
         page.evaluate("() => { window.notReloaded = true; }")
         publish(2, (2, 1))
         page.locator('#zones tr[data-id="till"] td.occupancy', has_text="2 / 2").wait_for(timeout=15000)
         page.locator("#store-occupancy", has_text="3").wait_for()
+        page.locator('#cameras tr[data-id="cam-a"] td.fps', has_text="4.5 fps").wait_for()
         assert page.evaluate("() => window.notReloaded === true")
     finally:
         store.delete(key)

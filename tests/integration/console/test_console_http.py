@@ -165,7 +165,7 @@ def test_live_view_reads_the_aggregate_hash_and_skips_bad_values(console) -> Non
     store.hset(key, mapping={
         "till": json.dumps({"zone_kind": "checkout", "status": "ok", "occupancy": 2, "queue_length": None,
                             "wait_estimate_s": None, "updated_at": "2026-12-06T10:00:00Z"}),
-        "camera:cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": 3}),
+        "camera:cam-a": json.dumps({"zone_kind": "camera", "status": "ok", "occupancy": 3, "effective_fps": 2.5}),
         "camera:cam-b": b"not json"})
     store.expire(key, 60)
     try:
@@ -178,8 +178,12 @@ def test_live_view_reads_the_aggregate_hash_and_skips_bad_values(console) -> Non
         assert (till["occupancy"], till["capacity"], till["status"]) == (2, 2, "ok")
         cameras = {c["id"]: c for c in view["cameras"]}
         assert cameras["cam-a"]["occupancy"] == 3 and cameras["cam-b"]["status"] == "no data"
+        assert cameras["cam-a"]["effective_fps"] == 2.5 and cameras["cam-b"]["effective_fps"] is None
+        store.hset(key, "camera:cam-a", json.dumps({"zone_kind": "camera", "status": "ok", "effective_fps": 0}))
+        rate = {c["id"]: c for c in client.get("/api/stores/shop/live").json()["cameras"]}["cam-a"]["effective_fps"]
+        assert rate is None  # 0 is detect's "not known yet", never shown as a rate
         assert view["store_occupancy"] is None  # one camera unknown: no store total
-        assert "storesight_console_live_values_skipped_total 1.0" in client.get("/metrics").text
+        assert "storesight_console_live_values_skipped_total 2.0" in client.get("/metrics").text
         assert client.get("/api/stores/nowhere/live").status_code == 404
     finally:
         store.delete(key)
