@@ -78,12 +78,11 @@ def total(stats, zone: str, field: str) -> int:
 
 def test_counts_equal_the_labels_with_a_detector_at_3_frames_a_second(run):
     c = run["counts"]
-    # The precondition, said plainly when it fails: the model must reach the capped rate here (on
-    # a 2-core machine under a load average of 15-20 it ran 0.4 frames/s, below the 1/track
-    # memory any tracker needs, and every track broke: that is the gap metric's case, not this one).
-    assert c["detect_out"] >= 0.8 * CAPACITY_FPS * c["published"] / 10, (
-        f"the detector ran {c['detect_out']:.0f} of {c['published']:.0f} frames: this machine's detector is slower "
-        f"than the {CAPACITY_FPS:g} frames/s the test needs")
+    # The detector runs at most CAPACITY_FPS; on a busy 2-core machine the model itself can be
+    # slower (2.2 frames/s was seen with the whole pipeline and the test runner on the same 2
+    # cores). The counts must be right at whatever cadence it sustained: the other test checks
+    # that cadence (even, no gap longer than the track memory). Said with the counts when they fail.
+    rate = c["detect_out"] * 10 / max(c["published"], 1)
     stats = run["zone_stats"]
     counts = {
         "visitors": total(stats, f"camera:{CAMERA}", "unique_tracks"),
@@ -92,7 +91,7 @@ def test_counts_equal_the_labels_with_a_detector_at_3_frames_a_second(run):
         "floor in": total(stats, "floor", "entries"), "floor out": total(stats, "floor", "exits"),
     }
     assert counts == {"visitors": 6, "line in": 0, "line out": 6, "table in": 6, "table out": 6,
-                      "floor in": 6, "floor out": 6}, (counts, run["counts"])
+                      "floor in": 6, "floor out": 6}, (counts, run["counts"], f"detector ran {rate:.1f} frames/s")
 
 
 def test_the_detector_shed_load_evenly_and_reported_its_rate(run):
