@@ -24,6 +24,7 @@ import uuid
 
 import numpy as np
 
+from storesight import heap
 from storesight.config import parse_config
 from storesight.contracts import Detections, to_timestamp
 
@@ -76,6 +77,7 @@ def bench_core(n: int) -> float:
 
     payloads = [m.SerializeToString() for m in synthetic(n, 1_800_000_000.0)]
     agg = Aggregator(bench_config())
+    heap.settle_after_startup()  # the worker's collector settings (services.aggregate.service.run)
     start, cpu = time.perf_counter(), time.process_time()
     for i in range(0, n, 2000):
         batch = []
@@ -97,6 +99,7 @@ def bench_worker(bootstrap: str, redis_prefix: str, n: int, latency_n: int) -> t
     worker = AggregateWorker(bench_config(bootstrap), group=f"bench-{uuid.uuid4().hex[:6]}",
                              redis_prefix=redis_prefix)
     worker.open()
+    heap.settle_after_startup()  # as services.aggregate.service.run does
     done = 0
     start = None
     while done < n:

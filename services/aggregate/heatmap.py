@@ -61,7 +61,9 @@ def project_grid(counts: np.ndarray, homography: np.ndarray, plan_hw: tuple[int,
     if len(iy) == 0:
         return out
     centres = np.c_[(ix + 0.5) / gx, (iy + 0.5) / gy]
-    pixels = np.floor(project(homography, centres) / metres_per_pixel).astype(np.intp)
+    # Rounded before the floor: 1.5 m / 0.05 m is 29.999999999999996 in floating point, and which
+    # side of a pixel edge a point exactly on it lands must not depend on the last bit of an SVD.
+    pixels = np.floor(np.round(project(homography, centres) / metres_per_pixel, 9)).astype(np.intp)
     h, w = plan_hw
     keep = (pixels[:, 0] >= 0) & (pixels[:, 0] < w) & (pixels[:, 1] >= 0) & (pixels[:, 1] < h)
     np.add.at(out, (pixels[keep, 1], pixels[keep, 0]), counts[iy[keep], ix[keep]])

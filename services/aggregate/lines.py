@@ -28,8 +28,6 @@ the line: a point in the band says nothing. The rule:
 
 from __future__ import annotations
 
-import math
-
 ENTRY = "entry"
 EXIT = "exit"
 
@@ -45,29 +43,37 @@ class LineCrossings:
     max_speed: float | None = None
     min_step_s: float = 0.2
     splits: int = 0
+    last: dict[int, tuple[float, float, float]] | None = None
 
     def __init__(self, max_speed: float | None = None, min_step_s: float = 0.2):
         self.sides: dict[tuple[int, int], int] = {}
         self.max_speed = max_speed
         self.min_step_s = min_step_s
-        self.last: dict[int, tuple[float, float, float]] = {}  # track -> (t, x, y) of its last position
+        self.last = {}  # track -> (t, x, y) of its last position
         self.splits = 0  # teleports seen (tracks split)
-
 
     def move(self, track: int, t: float, point: tuple[float, float]) -> bool:
         """Record the track's foot point at ``t``; True when the step was a teleport (track split).
 
-        Call before ``observe`` for that frame. A step back in time is ignored.
+        Call before ``observe`` for that frame. A step back in time is ignored. Called for every
+        tracked person of every frame on a camera with lines: kept to plain float arithmetic.
         """
-        last = self.__dict__.setdefault("last", {})
+        last = self.last
+        if last is None:
+            last = self.last = {}
         before = last.get(track)
-        if before is not None and t < before[0]:
+        x, y = point
+        if before is None:
+            last[track] = (t, x, y)
             return False
-        last[track] = (float(t), float(point[0]), float(point[1]))
-        if before is None or self.max_speed is None:
+        t0, x0, y0 = before
+        if t < t0:
             return False
-        step = math.hypot(point[0] - before[1], point[1] - before[2])
-        if step <= self.max_speed * max(t - before[0], self.min_step_s):
+        last[track] = (t, x, y)
+        if self.max_speed is None:
+            return False
+        reach = self.max_speed * max(t - t0, self.min_step_s)
+        if (x - x0) ** 2 + (y - y0) ** 2 <= reach * reach:
             return False
         self.splits += 1
         self._forget_sides(track)
@@ -86,7 +92,8 @@ class LineCrossings:
 
     def forget(self, track: int) -> None:
         self._forget_sides(track)
-        self.__dict__.get("last", {}).pop(track, None)
+        if self.last:
+            self.last.pop(track, None)
 
     def _forget_sides(self, track: int) -> None:
         for key in [k for k in self.sides if k[1] == track]:

@@ -160,8 +160,8 @@ class ZoneVisits:
                         last_in[z] = t
             # Zones the track is no longer in (after every zone it is in was updated above, so a
             # queue visit ending now sees this frame at the till).
-            for z in range(nz):
-                if visit_start[z] is not None and not mask >> z & 1 and t - last_in[z] > grace:
+            for z, start in enumerate(visit_start):
+                if start is not None and not mask >> z & 1 and t - last_in[z] > grace:
                     visit = self._end_visit(track_id, track, z)
                     if visit is not None:
                         ended.append((z, visit))

@@ -1,4 +1,4 @@
-"""The docstring examples of the aggregate and detect services run as tests.
+"""The docstring examples of the aggregate and detect services (and core modules named here) run as tests.
 
 Every module of ``services.aggregate`` and ``services.detect`` is imported (an import failure is
 a test failure: a module nobody can import has examples nobody can run) and its examples are
@@ -18,6 +18,7 @@ import services.aggregate
 import services.detect
 
 PACKAGES = (services.aggregate, services.detect)
+CORE_MODULES = ("storesight.heap",)  # core modules with examples
 # One idea per module, each with a short runnable example (issue 14).
 MUST_HAVE_EXAMPLES = {"aggregator", "epochs", "geometry", "heat", "line_counts", "lines", "model", "occupancy", "queues",
                       "records", "state", "visits", "windows"}
@@ -29,7 +30,7 @@ def module_names() -> list[str]:
         for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}."):
             if info.name.rsplit(".", 1)[-1] != "__main__":
                 names.append(info.name)
-    return sorted(names)
+    return sorted(names) + list(CORE_MODULES)
 
 
 def test_every_module_is_found():
