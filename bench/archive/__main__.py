@@ -138,6 +138,20 @@ def generate(conn, zones: int, days: int) -> dict:
             "rollup_s": rollup_s, "analyze_s": analyze_s, "hourly_rows": hourly, "size": size[0]}
 
 
+def time_queries(conn, queries: dict, repeats: int, label: str = "{}") -> dict:
+    """Run each query ``repeats`` times; name -> (best seconds, rows). work_mem is what the
+    weekday x hour functions set for themselves, so raw and rollup queries compare fairly."""
+    conn.execute("SET work_mem = '64MB'")
+    results = {}
+    for name, fn in queries.items():
+        times = []
+        for i in range(repeats):
+            got, elapsed = timed(f"{label.format(name)} (run {i + 1})", fn)
+            times.append(elapsed)
+        results[name] = (min(times), len(got))
+    return results
+
+
 def bench_queries(conn, gen: dict, repeats: int) -> dict:
     first, last = gen["start"].date(), gen["end"].date()
 
@@ -147,15 +161,7 @@ def bench_queries(conn, gen: dict, repeats: int) -> dict:
     def raw_query():
         return conn.execute(RAW_WEEKDAY_HOUR, {"start": gen["start"], "end": gen["end"]}).fetchall()
 
-    conn.execute("SET work_mem = '64MB'")  # what the weekday x hour functions use: a fair comparison
-    results = {}
-    for name, fn in (("rollup", rollup_query), ("raw", raw_query)):
-        times = []
-        for i in range(repeats):
-            got, elapsed = timed(f"weekday x hour from {name} (run {i + 1})", fn)
-            times.append(elapsed)
-        results[name] = (min(times), len(got))
-    return results
+    return time_queries(conn, {"rollup": rollup_query, "raw": raw_query}, repeats, "weekday x hour from {}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import datetime as dt
 import time
 import uuid
 
-from bench.archive.__main__ import FIRST_DAY, TIMEZONES, timed
+from bench.archive.__main__ import FIRST_DAY, TIMEZONES, time_queries, timed
 from services.archive import db, rows, schema
 from services.archive.writer import (
     STORE_ROLLUP_COLUMNS,
@@ -133,15 +133,7 @@ def bench_queries(conn, gen: dict, repeats: int) -> dict:
                WHERE store_id = 'bs0' AND local_date >= %s AND local_date < %s ORDER BY 1""",
             (first, last)).fetchall(),
     }
-    conn.execute("SET work_mem = '64MB'")
-    results = {}
-    for name, fn in queries.items():
-        times = []
-        for i in range(repeats):
-            got, elapsed = timed(f"{name} (run {i + 1})", fn)
-            times.append(elapsed)
-        results[name] = (min(times), len(got))
-    return results
+    return time_queries(conn, queries, repeats)
 
 
 def main(argv: list[str] | None = None) -> int:
