@@ -15,18 +15,18 @@ import tempfile
 from pathlib import Path
 
 from storesight.broker import free_port
+from tests.support.process import ListeningProcess
 from tests.support.tls import Pki
 from tools.localservers import wait_port
 
 
-class SecureRedis:
+class SecureRedis(ListeningProcess):
     """redis-server with a password, listening only on a TLS port of 127.0.0.1."""
 
     def __init__(self, pki: Pki, password: str):
         self.pki = pki
         self.password = password
         self.port = free_port()
-        self._proc: subprocess.Popen | None = None
 
     def url(self, ca: Path | None = None) -> str:
         """A ``rediss://`` URL verifying the server against ``ca`` (default: the right CA); no password."""
@@ -36,22 +36,11 @@ class SecureRedis:
         server = shutil.which("redis-server")
         if server is None:
             raise RuntimeError("redis-server is not installed (make setup)")
-        self._proc = subprocess.Popen(
-            [server, "--port", "0", "--tls-port", str(self.port), "--bind", "127.0.0.1",
-             "--tls-cert-file", str(self.pki.server_cert), "--tls-key-file", str(self.pki.server_key),
-             "--tls-ca-cert-file", str(self.pki.ca), "--tls-auth-clients", "no",
-             "--requirepass", self.password, "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_port("127.0.0.1", self.port, 10):
-            self.stop()
-            raise RuntimeError("redis-server with TLS did not start")
+        self._launch([server, "--port", "0", "--tls-port", str(self.port), "--bind", "127.0.0.1",
+                      "--tls-cert-file", str(self.pki.server_cert), "--tls-key-file", str(self.pki.server_key),
+                      "--tls-ca-cert-file", str(self.pki.ca), "--tls-auth-clients", "no",
+                      "--requirepass", self.password, "--save", "", "--appendonly", "no"], "redis-server with TLS")
         return self
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            self._proc.wait(10)
-        self._proc = None
 
 
 def _pg_bin(name: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storesight.broker import free_port
-from tools.localservers import wait_port
+from tests.support.process import ListeningProcess
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def stunnel_binary() -> str:
     return found
 
 
-class Stunnel:
+class Stunnel(ListeningProcess):
     """stunnel accepting TLS on ``port`` and forwarding to ``target_port`` on 127.0.0.1."""
 
     def __init__(self, pki: Pki, target_port: int, directory: Path, require_client_cert: bool = False,
@@ -76,7 +76,6 @@ class Stunnel:
         self.port = port or free_port()
         self.directory = directory
         self.require_client_cert = require_client_cert
-        self._proc: subprocess.Popen | None = None
 
     def start(self) -> Stunnel:
         conf = self.directory / f"stunnel-{self.port}.conf"
@@ -86,18 +85,8 @@ class Stunnel:
         if self.require_client_cert:
             lines += ["verifyChain = yes", f"CAfile = {self.pki.ca}"]
         conf.write_text("\n".join(lines) + "\n")
-        self._proc = subprocess.Popen([stunnel_binary(), str(conf)], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
-        if not wait_port("127.0.0.1", self.port, 10):
-            self.stop()
-            raise RuntimeError(f"stunnel did not listen on {self.port}")
+        self._launch([stunnel_binary(), str(conf)], "stunnel")
         return self
-
-    def stop(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            self._proc.wait(10)
-        self._proc = None
 
     def __enter__(self) -> Stunnel:
         return self.start()
