@@ -51,8 +51,9 @@ proto-check: proto
 lint:
 	.venv/bin/ruff check storesight services tools tests bench deploy
 
+# The ultralytics tests run in `make ultralytics-check` (CI runs both): not twice.
 test: proto-check lint
-	$(PY) -m pytest -ra -q
+	$(PY) -m pytest -ra -q --ignore=tests/integration/test_ultralytics_cpu.py
 
 test-fast:
 	$(PY) -m pytest -ra -q -m "not slow"

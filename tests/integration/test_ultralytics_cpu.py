@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 
 import numpy as np
 import pytest
@@ -67,3 +68,77 @@ def test_ultralytics_on_cpu_finds_the_same_people_as_openvino_and_onnxruntime(ul
             _matched(e, g)
             _matched(g, e)
         print(f"{name}: {people} sure people matched")
+
+
+def test_the_gpu_regions_detect_config_runs_end_to_end_through_the_broker_on_the_cpu(
+        ultralytics_backend, broker, kafka_settings, intel_clip, monkeypatch):
+    """The Kubernetes GPU default (a region config: ``backend: ultralytics, device: cuda``, max_batch
+    16), with the device swapped to ``cpu`` the way the images swap it (DETECT_DEVICE, read by
+    ``with_env_overrides``): Intel clip frames of the first visit through the embedded broker into
+    the detect loop and out as Detections, the person found and tracked in nearly every frame."""
+    import datetime as dt
+    import uuid
+
+    import cv2
+    from kafka import KafkaConsumer
+
+    from services.detect.cli import with_env_overrides
+    from services.detect.service import DetectLoop
+    from storesight.bus import TypedProducer
+    from storesight.config import load_config
+    from storesight.contracts import Detections, Frame, to_timestamp
+    from storesight.kafka_clients import client_kwargs
+    from storesight.topics import Topic, ensure_topics
+    from tests.support.servers import REPO
+
+    region = load_config(REPO / "deploy" / "k8s" / "overlays" / "eu-west" / "config.yaml")
+    assert (region.pipeline.detect.backend, region.pipeline.detect.device) == ("ultralytics", "cuda")
+    monkeypatch.setenv("DETECT_BACKEND", "ultralytics")
+    monkeypatch.setenv("DETECT_DEVICE", "cpu")
+    settings = with_env_overrides(region).pipeline.detect.model_copy(
+        update={"max_frame_age_s": 600, "shed_window_s": 600})  # a backlog sent at once: keep every frame
+    assert (settings.backend, settings.device, settings.max_batch) == ("ultralytics", "cpu", 16)
+
+    suffix = uuid.uuid4().hex[:8]
+    frames_topic = Topic(f"test-gpu-path-frames-{suffix}", Frame, partitions=1, retention_ms=60_000,
+                         max_message_bytes=16 * 1024 * 1024)
+    detections_topic = Topic(f"test-gpu-path-detections-{suffix}", Detections, partitions=1, retention_ms=60_000)
+    ensure_topics(broker.bootstrap, (frames_topic, detections_topic))
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    producer = TypedProducer(kafka_settings, "test-ingest")
+    sent = 0
+    for index, t, image in every_nth_frame(intel_clip, every=6):
+        if index < 80:
+            continue  # visit 1 is frames 61-197 (visits.csv): the person is in every frame sent
+        if index > 180:
+            break
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        producer.send(frames_topic, "cam", Frame(camera_id="cam", store_id="s", seq=index, width=image.shape[1],
+                                                 height=image.shape[0], jpeg=jpeg.tobytes(),
+                                                 capture_time=to_timestamp(start + dt.timedelta(seconds=t))))
+        sent += 1
+    producer.flush()
+    producer.close()
+
+    loop = DetectLoop(settings, kafka_settings, {"cam"}, frames_topic=frames_topic,
+                      detections_topic=detections_topic, group=f"test-gpu-path-{suffix}")
+    assert loop.detector.backend.name == "ultralytics" and loop.detector.backend.device == "cpu"
+    deadline = time.monotonic() + 240
+    try:
+        while loop.published < sent and time.monotonic() < deadline:
+            loop.step()
+    finally:
+        loop.close()
+    assert loop.published == sent
+
+    reader = KafkaConsumer(detections_topic.name, **client_kwargs(broker.bootstrap, "storesight-test-reader"),
+                           auto_offset_reset="earliest", consumer_timeout_ms=20000)
+    received = [Detections.FromString(m.value) for m in reader][:sent]
+    reader.close()
+    assert len(received) == sent
+    assert all(m.model == "best.pt" for m in received)
+    with_person = [m for m in received if len(m.persons) == 1]
+    assert len(with_person) >= 0.9 * sent, [len(m.persons) for m in received]
+    # One visitor, one track: OC-SORT confirms a track after its first frames (id 0 until then).
+    ids = [p.track_id for m in with_person for p in m.persons]
+    assert len(set(ids) - {0}) == 1 and ids.count(0) <= 3, ids
