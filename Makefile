@@ -53,7 +53,7 @@ lint:
 
 # The ultralytics tests run in `make ultralytics-check` (CI runs both): not twice.
 test: proto-check lint
-	$(PY) -m pytest -ra -q --ignore=tests/integration/test_ultralytics_cpu.py
+	$(PY) -m pytest -ra -q --durations=20 --ignore=tests/integration/test_ultralytics_cpu.py
 
 test-fast:
 	$(PY) -m pytest -ra -q -m "not slow"
