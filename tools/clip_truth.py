@@ -31,7 +31,7 @@ from storesight.config import Config, load_config
 
 
 def mot_frames(lines: Iterable[str], width: int, height: int) -> dict[int, list[tuple[int, float, float]]]:
-    """MOTChallenge rows -> video frame index (from 0) -> [(id, foot_x, foot_y)], normalised."""
+    """MOTChallenge rows -> video frame index (from 0) -> [(id, foot_x, foot_y)], normalised, in the image."""
     frames: dict[int, list[tuple[int, float, float]]] = {}
     for number, row in enumerate(csv.reader(lines), 1):
         if not row:
@@ -41,19 +41,20 @@ def mot_frames(lines: Iterable[str], width: int, height: int) -> dict[int, list[
             left, top, w, h = (float(v) for v in row[2:6])
         except (ValueError, IndexError) as exc:
             raise ValueError(f"ground truth row {number} is not frame,id,left,top,width,height,...: {row}") from exc
-        foot = (round((left + w / 2) / width, 6), round((top + h) / height, 6))
+        # Clipped to the image, as the detector's boxes are: a label may reach a little past the edge.
+        foot = (round(min(max((left + w / 2) / width, 0.0), 1.0), 6), round(min(max((top + h) / height, 0.0), 1.0), 6))
         frames.setdefault(frame - 1, []).append((pid, *foot))
     return dict(sorted(frames.items()))
 
 
 def truth_counts(config: Config, camera_id: str, frames: dict[int, list[tuple[int, float, float]]],
-                 clip_fps: float, until_s: float | None = None) -> dict[str, dict[str, int]]:
-    """zone / ``line:<id>`` / ``camera:<id>`` -> {"entries", "exits"} over the clip (or its first ``until_s``),
-    summed over closed windows as the demo view sums them (camera rows: unique tracks as entries)."""
+                 clip_fps: float) -> dict[str, dict[str, int]]:
+    """zone / ``line:<id>`` / ``camera:<id>`` -> {"entries", "exits"} over the whole clip, summed over
+    closed windows as the demo view sums them (camera rows: unique tracks as entries)."""
     import numpy as np
 
     from services.aggregate.aggregator import Aggregator
-    from services.aggregate.records import FrameRecord, WindowStats
+    from services.aggregate.records import FrameRecord
     from services.detect.regions import inside_any
 
     _, camera = config.camera(camera_id)
@@ -63,16 +64,21 @@ def truth_counts(config: Config, camera_id: str, frames: dict[int, list[tuple[in
     last = max(frames, default=-1)
     for index in range(last + 1):  # empty frames too: the camera saw nobody
         t = index / clip_fps
-        if until_s is not None and t > until_s:
-            break
         people = frames.get(index, [])
         if people and camera.ignore_regions:
             ignored = inside_any(np.array([p[1:] for p in people]), camera.ignore_regions)
             people = [p for p, drop in zip(people, ignored, strict=True) if not drop]
         out += aggregator.process([FrameRecord.of(camera_id, start + t, people, frame_seq=index)])
-    out += aggregator.flush()
+    return window_totals(out + aggregator.flush())
+
+
+def window_totals(records: Iterable) -> dict[str, dict[str, int]]:
+    """Entries/exits per zone id summed over the closed windows among ``records``, as the demo view
+    sums them (a ``camera:`` row's entries are its unique tracks)."""
+    from services.aggregate.records import WindowStats
+
     totals: dict[str, dict[str, int]] = {}
-    for w in out:
+    for w in records:
         if not isinstance(w, WindowStats) or w.live:
             continue
         row = totals.setdefault(w.zone_id, {"entries": 0, "exits": 0})

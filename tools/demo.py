@@ -469,7 +469,8 @@ def _summary(view, reason: str, startup_s: float, codes: dict, pids: list[int]) 
     print(f"\ndemo ended: {reason}. Start-up took {startup_s:.1f} s.")
     print(view.status_line())
     if view.truth:
-        print("counts vs the clip's truth (truth over the whole clip; stopped early, the live counts are short):")
+        print("counts vs the clip's truth (entries / exits over the whole clip"
+              + ("):" if reason == "the clip ended" else "; the demo stopped before the clip ended):"))
         for line in view.truth_lines():
             print(f"  {line}")
     print(f"{view.rate_note}; {view.detector_line()}")
