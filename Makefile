@@ -23,7 +23,8 @@ setup: apt sample-clip venv proto
 
 # The demo's clip on a clone without ../shared: OpenCV's vtest.avi (PETS 2009 S2.L1), which Debian
 # ships in opencv-doc (96 MB, 274 MB installed, with MathJax): only that file is extracted from the
-# package, into the user's cache, where `storesight demo` looks for it (tools/demo.py). ~5 s here.
+# package, into the user's cache, where `storesight demo` looks for it (tools/demo.py). Measured on
+# the 2-core VM: 5 s at a load average of 0.5 (1 s download, 3 s extraction), 17 s at 11.
 SAMPLE_CLIP := $${XDG_CACHE_HOME:-$$HOME/.cache}/storesight/vtest.avi
 OPENCV_DOC_CLIP := /usr/share/doc/opencv-doc/examples/data/vtest.avi
 sample-clip:
