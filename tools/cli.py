@@ -17,6 +17,7 @@ from storesight.config import ConfigError, json_schema, load_config
 VERB_MODULES: list[str] = [
     "tools.demo",
     "tools.analyze",
+    "tools.clip_truth",
     "services.ingest.cli",
     "services.detect.cli",
     "services.aggregate.cli",

@@ -1,8 +1,12 @@
 """``storesight demo`` (``make demo``): the whole pipeline on one machine with a sample clip, watched live.
 
-The clip is the labelled Intel clip of the demo config; where it is missing (no ../shared/data),
-a synthetic store clip with a checkout queue is generated (``storesight synth --scenario demo``)
-and the demo runs on the store config written with it.
+The clip is the labelled Intel clip of the demo config. Where it is missing (no ../shared/data, or
+``STORESIGHT_DEMO_WITHOUT_SHARED=1``, which hides it as a fresh clone lacks it), the demo plays
+OpenCV's sample clip ``vtest.avi`` (PETS 2009 S2.L1: real people on a campus walkway; ``make
+setup`` extracts it from Debian's opencv-doc) on ``examples/demo-walkway.yaml``, whose truth
+(``demo-walkway.truth.yaml``, from the clip's ground truth: ``storesight clip-truth``) it prints
+beside the live counts. Without that clip either, a synthetic store clip with a checkout queue is
+generated (``storesight synth --scenario demo``) and the demo runs on the store config written with it.
 
 LocalStack starts the embedded broker, the topics, Redis (a running one is used), local SMS and
 e-mail peers and ingest/detect/aggregate/alerts as separate processes; the web console starts
@@ -34,6 +38,23 @@ from storesight.config import Config, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO / "examples" / "demo-store.yaml"
+WALKWAY_CONFIG = REPO / "examples" / "demo-walkway.yaml"
+# Set to 1: the demo acts as on a clone without ../shared (the config's clips count as missing).
+WITHOUT_SHARED_ENV = "STORESIGHT_DEMO_WITHOUT_SHARED"
+# Where OpenCV's vtest.avi is found: installed by Debian's opencv-doc, or extracted from that
+# package by `make setup` (Makefile: sample-clip) into the user's cache.
+OPENCV_DOC_CLIP = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+
+def cached_sample_clip() -> Path:
+    """Where ``make setup`` extracts vtest.avi (``$XDG_CACHE_HOME/storesight``, default ~/.cache)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "storesight" / "vtest.avi"
+
+
+def sample_clip() -> Path | None:
+    """OpenCV's vtest.avi where opencv-doc installs it or ``make setup`` put it; None if neither has it."""
+    return next((p for p in (OPENCV_DOC_CLIP, cached_sample_clip()) if p.is_file()), None)
 
 
 class DemoError(RuntimeError):
@@ -57,14 +78,49 @@ def missing_clips(config: Config) -> list[tuple[str, Path]]:
             if (path := file_source(camera)) is not None and not path.exists()]
 
 
+def walkway_fallback(clip: Path, workdir: Path) -> Path:
+    """The walkway demo config with its camera on ``clip`` (wherever vtest.avi was found), in the run folder."""
+    data = yaml.safe_load(WALKWAY_CONFIG.read_text())
+    for store in data["stores"]:
+        for camera in store["cameras"]:
+            camera["source"] = str(clip)
+    path = workdir / WALKWAY_CONFIG.name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def choose_clip(config_path: Path, workdir: Path) -> tuple[Path, dict | None]:
+    """The config the demo runs on and the truth of its clip (None: unknown), saying which and why.
+
+    The config's own clips if present; else vtest.avi on the walkway config; else the synthetic store.
+    """
+    from tools.clip_truth import load_truth
+
+    config = load_config(config_path)
+    missing = missing_clips(config)
+    if os.environ.get(WITHOUT_SHARED_ENV) == "1":
+        missing = [(c.id, path) for _, c in config.cameras() if (path := file_source(c)) is not None]
+        print(f"{WITHOUT_SHARED_ENV}=1: acting as on a clone without ../shared (the config's clips count as missing)")
+    if not missing:
+        return config_path, load_truth(config_path)
+    names = ", ".join(f"{camera}: {path}" for camera, path in missing)
+    clip = sample_clip()
+    if clip is not None:
+        print(f"the demo clip is missing ({names}): playing OpenCV's sample clip {clip} (PETS 2009 S2.L1, real "
+              f"people on a campus walkway) on {WALKWAY_CONFIG.relative_to(REPO)}", flush=True)
+        return walkway_fallback(clip, workdir), load_truth(WALKWAY_CONFIG)
+    print(f"the demo clip is missing ({names}) and so is OpenCV's sample clip ({OPENCV_DOC_CLIP} or "
+          f"{cached_sample_clip()}; make setup extracts it): generating a synthetic store clip "
+          "(storesight synth --scenario demo) instead", flush=True)
+    return synthetic_fallback(missing, workdir), None
+
+
 def synthetic_fallback(missing: list[tuple[str, Path]], workdir: Path) -> Path:
     """A synthetic store clip (``storesight synth --scenario demo``) and its store config, for a
     machine without the labelled clip; returns the config to run the demo on."""
     from tools.synth.render import generate
 
     names = ", ".join(f"{camera}: {path}" for camera, path in missing)
-    print(f"the demo clip is missing ({names}): generating a synthetic store clip "
-          "(storesight synth --scenario demo) instead", flush=True)
     try:
         result = generate(workdir / "synth", scenario="demo")
     except OSError as exc:
@@ -243,14 +299,10 @@ def run_demo(args: argparse.Namespace) -> int:
     began = time.monotonic()
     # aiosmtpd (the local e-mail peer, in this process) logs a warning about its own deprecated API.
     logging.getLogger("mail.log").setLevel(logging.ERROR)
-    config_path = Path(args.config)
-    config = load_config(config_path)
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="storesight-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    missing = missing_clips(config)
-    if missing:
-        config_path = synthetic_fallback(missing, workdir)
-        config = load_config(config_path)
+    config_path, truth = choose_clip(Path(args.config), workdir)
+    config = load_config(config_path)
     for camera_id, path in [(c.id, file_source(c)) for _, c in config.cameras()]:
         if path is not None:
             print(f"camera {camera_id}: replaying {path} in real time")
@@ -279,7 +331,11 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"starting the embedded broker, Redis, local SMS/e-mail peers and {', '.join(stack.services)}, "
           f"then ingest (logs: {workdir / 'logs'})", flush=True)
     stack.start()
-    view = DemoView([s.id for s in config.stores])
+    view = DemoView([s.id for s in config.stores], truth=(truth or {}).get("counts", {}))
+    if truth:
+        print(f"truth of the clip ({truth['clip']}, from its ground truth {truth['ground_truth']}: storesight "
+              "clip-truth): " + "; ".join(f"{zone} {row['entries']} in / {row['exits']} out"
+                                           for zone, row in truth["counts"].items()), flush=True)
     view.rate_note = f"camera rate {fps:g} fps" + (" (--fps)" if args.fps is not None else " (chosen from the detector's measured rate)")
     reason, codes, watcher, client = "stopped (Ctrl-C)", {}, None, None
     try:
@@ -412,6 +468,11 @@ def _summary(view, reason: str, startup_s: float, codes: dict, pids: list[int]) 
     left = [pid for pid in pids if _alive(pid)]
     print(f"\ndemo ended: {reason}. Start-up took {startup_s:.1f} s.")
     print(view.status_line())
+    if view.truth:
+        print("counts vs the clip's truth (entries / exits over the whole clip"
+              + ("):" if reason == "the clip ended" else "; the demo stopped before the clip ended):"))
+        for line in view.truth_lines():
+            print(f"  {line}")
     print(f"{view.rate_note}; {view.detector_line()}")
     fired = sum(1 for row in view.incidents.values() if "fired" in row)
     resolved = sum(1 for row in view.incidents.values() if "resolved" in row)

@@ -55,6 +55,8 @@ class DemoView:
     emails_seen: int = 0
     new_lines: list[str] = field(default_factory=list)  # events not yet printed (plain mode)
     rate_note: str = ""  # the camera rate the demo runs at, and where it came from
+    # The clip's truth (tools/clip_truth.py): zone id -> {"entries", "exits"}; empty = unknown.
+    truth: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def _event(self, text: str) -> None:
         self.events.append(text)
@@ -157,12 +159,31 @@ class DemoView:
             rows.append((zone_id, kind, status, occupancy, queue, wait, entries, str(totals.exits)))
         return rows
 
+    def truth_of(self, zone_id: str) -> tuple[str, str]:
+        """(entries, exits) of the clip's truth for a zone, as text; "-" where the demo knows none."""
+        row = self.truth.get(zone_id)
+        return (str(row["entries"]), str(row["exits"])) if row else ("-", "-")
+
     def status_line(self) -> str:
-        zones = " | ".join(f"{r[0]} {r[2]} occ={r[3]} queue={r[4]} wait={r[5]} in={r[6]} out={r[7]}"
+        def truth(zone_id: str) -> str:
+            return " truth={}/{}".format(*self.truth_of(zone_id)) if zone_id in self.truth else ""
+
+        zones = " | ".join(f"{r[0]} {r[2]} occ={r[3]} queue={r[4]} wait={r[5]} in={r[6]} out={r[7]}{truth(r[0])}"
                            for r in self.zone_rows())
         cams = " ".join(f"{c}={s}" for c, (s, _) in sorted(self.cameras.items()))
         return (f"live: {zones or 'waiting for the first frames'} | cameras: {cams or 'no report yet'} | "
                 f"{self.detector_line()}")
+
+    def truth_lines(self) -> list[str]:
+        """Live entries/exits beside the clip's truth, one line per zone/line the truth covers."""
+        live = {r[0]: (r[6], r[7]) for r in self.zone_rows()}
+        lines = []
+        for zone_id in sorted(self.truth, key=lambda z: (z.count(":"), z)):
+            entries, exits = live.get(zone_id, ("0", "0"))
+            want_in, want_out = self.truth_of(zone_id)
+            lines.append(f"{zone_id}: live {entries} in / {exits} out, truth {want_in} in / {want_out} out "
+                         f"(off by {int(entries) - int(want_in):+d} / {int(exits) - int(want_out):+d})")
+        return lines
 
     def take_new_lines(self) -> list[str]:
         lines, self.new_lines = self.new_lines, []
@@ -175,12 +196,15 @@ class DemoView:
 
         zones = Table(title="Zones (live occupancy from Redis; entries/exits from closed windows)",
                       expand=True, title_justify="left")
-        for name, justify in (("zone", "left"), ("kind", "left"), ("status", "left"), ("occupancy", "right"),
-                              ("queue", "right"), ("wait", "right"), ("entries", "right"), ("exits", "right")):
+        columns = [("zone", "left"), ("kind", "left"), ("status", "left"), ("occupancy", "right"),
+                   ("queue", "right"), ("wait", "right"), ("entries", "right"), ("exits", "right")]
+        if self.truth:  # the clip's truth beside the live counts (whole clip: tools/clip_truth.py)
+            columns += [("truth in", "right"), ("truth out", "right")]
+        for name, justify in columns:
             zones.add_column(name, justify=justify)
         for row in self.zone_rows():
             style = "dim" if row[2] == "unknown" else None
-            zones.add_row(*row, style=style)
+            zones.add_row(*row, *(self.truth_of(row[0]) if self.truth else ()), style=style)
         cameras = Table(title="Cameras", expand=True, title_justify="left")
         cameras.add_column("camera")
         cameras.add_column("status")

@@ -22,6 +22,7 @@ import numpy as np
 
 Point = tuple[float, float]
 _BITS = 62  # polygons per int64 mask chunk (more zones take more chunks)
+_EDGE = np.nextafter(1.0, 0.0)  # the image's right/bottom edge, taken as just inside
 
 
 class PolygonSet:
@@ -49,10 +50,19 @@ class PolygonSet:
         self._first_edge = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
 
     def contains(self, points: np.ndarray) -> np.ndarray:
-        """Boolean (N, Z): point n lies inside polygon z (even-odd rule; edges half-open)."""
+        """Boolean (N, Z): point n lies inside polygon z (even-odd rule; edges half-open).
+
+        A point on the image's right or bottom edge (1.0: the foot of a person whose box the frame
+        cuts, as detect clips boxes) is taken just inside it, so a zone drawn to that edge holds
+        it, as one drawn to the left or top edge (0.0) does.
+
+        >>> PolygonSet([[(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)]]).contains(np.array([[0.7, 1.0], [1.0, 0.7]])).tolist()
+        [[True], [True]]
+        """
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         if self.count == 0 or len(points) == 0:
             return np.zeros((len(points), self.count), dtype=bool)
+        points = np.where(points == 1.0, _EDGE, points)
         px, py = points[:, :1], points[:, 1:2]
         straddles = (self._y0 > py) != (self._y1 > py)
         x_cross = self._x0 + (py - self._y0) * self._dx / self._dy

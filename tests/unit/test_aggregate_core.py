@@ -40,6 +40,8 @@ def by_zone(outputs) -> dict[tuple[str, float], WindowStats]:
 
 
 def _scalar_inside(poly, x, y):
+    # A point on the image's right/bottom edge (1.0) counts as just inside it (PolygonSet.contains).
+    x, y = (np.nextafter(1.0, 0.0) if v == 1.0 else v for v in (x, y))
     inside = False
     n = len(poly)
     for i in range(n):
@@ -65,6 +67,16 @@ def test_point_in_rectangle_interior_and_exterior(cx, cy, hw, hh):
     rect = [(cx - hw, cy - hh), (cx + hw, cy - hh), (cx + hw, cy + hh), (cx - hw, cy + hh)]
     pts = np.array([(cx, cy), (cx + 2 * hw, cy), (cx, cy - 2 * hh)])
     assert PolygonSet([rect]).contains(pts)[:, 0].tolist() == [True, False, False]
+
+
+def test_a_zone_drawn_to_the_frame_edge_holds_a_person_whose_box_the_frame_cuts():
+    """Detect clips boxes to the image, so such a person's foot is exactly on the edge (1.0)."""
+    bottom_right = PolygonSet([[(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)]])
+    top_left = PolygonSet([[(0, 0), (0.5, 0), (0.5, 0.5), (0, 0.5)]])
+    on_edges = np.array([(0.7, 1.0), (1.0, 0.7), (1.0, 1.0)])
+    assert bottom_right.contains(on_edges)[:, 0].tolist() == [True, True, True]
+    assert top_left.contains(np.array([(0.2, 0.0), (0.0, 0.2)]))[:, 0].tolist() == [True, True]
+    assert bottom_right.contains(np.array([(0.7, 1.5), (0.4, 1.0)]))[:, 0].tolist() == [False, False]
 
 
 def test_line_signed_distance_is_positive_on_in_point_side():

@@ -80,3 +80,13 @@ def test_the_view_shows_the_detectors_effective_rate_and_its_processed_and_skipp
     view.apply_detector_counts({"cam-1": {"processed": 250.0, "skipped": 580.0}})
     assert view.detector_line() == "detector: cam-1: 3.0 fps effective, processed 250, skipped 580"
     assert view.detector_line() in view.status_line()
+
+
+def test_the_clips_truth_is_shown_beside_the_live_counts():
+    view = DemoView(["s"], truth={"table": {"entries": 3, "exits": 2}, "line:door": {"entries": 1, "exits": 0}})
+    view.apply_stats(stats("table", "area", entries=4, exits=2))
+    view.apply_stats(stats("other", "area", entries=1, exits=1))
+    line = view.status_line()
+    assert "in=4 out=2 truth=3/2" in line and "in=1 out=1 |" in line  # a zone without truth shows none
+    assert view.truth_lines() == ["table: live 4 in / 2 out, truth 3 in / 2 out (off by +1 / +0)",
+                                  "line:door: live 0 in / 0 out, truth 1 in / 0 out (off by -1 / +0)"]
