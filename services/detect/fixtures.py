@@ -100,7 +100,7 @@ class StaticFixtures:
                 keep[hits] = False
         for d in np.nonzero(~overlap.any(axis=0) & (scores >= s.min_confidence))[0]:
             self.spots.append(Spot(boxes[d].copy(), now, now, float(scores[d])))
-        return people[keep]
+        return people if keep.all() else people[keep]
 
 
 def region_around(box: np.ndarray, margin: float = 0.25) -> list[tuple[float, float]]:

@@ -34,4 +34,5 @@ def drop_ignored(people: sv.Detections, polygons: list[Polygon]) -> sv.Detection
     """The people (normalised) whose foot point is outside every polygon."""
     if not polygons or len(people) == 0:
         return people
-    return people[~inside_any(feet(people), polygons)]
+    inside = inside_any(feet(people), polygons)
+    return people[~inside] if inside.any() else people

@@ -93,8 +93,12 @@ class Tracker:
             else:
                 keep[k] = s.report_unconfirmed and score >= s.high_confidence
         tracked = people(boxes[keep], out.confidence[keep], ids[keep], np.zeros(int(keep.sum()), dtype=bool))
-        hidden = self._hidden()
-        return sv.Detections.merge([tracked, hidden]) if len(hidden) else tracked
+        hidden_boxes, hidden_ids = self._hidden()
+        if not hidden_ids:
+            return tracked
+        hidden = people(np.array(hidden_boxes, dtype=np.float64), np.zeros(len(hidden_ids)), hidden_ids,
+                        [True] * len(hidden_ids))
+        return sv.Detections.merge([tracked, hidden])
 
     def _observe_rate(self, now: float) -> None:
         if self._last_time is not None:
@@ -117,8 +121,9 @@ class Tracker:
             self.next_id += 1
         return ours
 
-    def _hidden(self) -> sv.Detections:
-        """Confirmed tracks missed for at most ``report_hidden_s`` whose predicted centre is in view."""
+    def _hidden(self) -> tuple[list[np.ndarray], list[int]]:
+        """Boxes and ids of the confirmed tracks missed for at most ``report_hidden_s`` whose predicted
+        centre is in view."""
         s = self.settings
         boxes, ids = [], []
         for track in self._lib.tracks:
@@ -133,7 +138,7 @@ class Tracker:
             if 0 <= cx <= s.view[0] and 0 <= cy <= s.view[1]:
                 boxes.append(box)
                 ids.append(self._ids[track.tracker_id])
-        return people(np.array(boxes, dtype=np.float64).reshape(-1, 4), np.zeros(len(ids)), ids, [True] * len(ids))
+        return boxes, ids
 
 
 class CameraTrackers:
