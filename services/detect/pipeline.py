@@ -1,9 +1,10 @@
 """Detector + tracker as a library: the same code behind the Kafka service and ``detect-file``.
 
 ``Detector.process`` takes a batch of images from any cameras and returns, per image, the
-tracked people in normalised coordinates, as ``supervision.Detections`` (services/detect/people.py). ``detect_video`` runs a video file through it and
-yields one ``FrameResult`` per processed frame; ``FrameResult.to_json`` is the stable
-JSON-lines format of ``storesight detect-file`` (documented in services/detect/README.md).
+tracked people in normalised coordinates, one ``supervision.Detections`` (services/detect/people.py).
+``detect_video`` runs a video file through it and yields one ``FrameResult`` per processed frame;
+``FrameResult.to_json`` is the stable JSON-lines format of ``storesight detect-file``
+(documented in services/detect/README.md).
 """
 
 from __future__ import annotations
