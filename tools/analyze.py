@@ -47,9 +47,10 @@ def frame_record(result, camera_id: str, capture_s: float):
     """A detector result as the aggregator's input: every reported person (hidden ones too),
     as the detect service publishes them and the aggregate service reads them."""
     from services.aggregate.records import FrameRecord
+    from services.detect.people import feet
 
-    return FrameRecord(camera_id, capture_s, [p.track_id for p in result.persons],
-                       [p.foot for p in result.persons], result.frame)
+    return FrameRecord(camera_id, capture_s, result.persons.tracker_id.tolist(),
+                       [tuple(foot) for foot in feet(result.persons).tolist()], result.frame)
 
 
 def recorded_results(path: str | Path):

@@ -23,10 +23,10 @@ def score(results: Iterable[FrameResult], truth: dict[int, int], min_track_s: fl
     first: dict[int, float] = {}
     last: dict[int, float] = {}
     for result in results:
-        for p in result.persons:
-            if p.track_id:
-                first.setdefault(p.track_id, result.t)
-                last[p.track_id] = result.t
+        for track_id in result.persons.tracker_id.tolist():
+            if track_id:
+                first.setdefault(track_id, result.t)
+                last[track_id] = result.t
         if result.frame in truth:
             errors.append(len(result.persons) - truth[result.frame])
     tracks = sum(1 for tid in first if last[tid] - first[tid] >= min_track_s)
@@ -43,5 +43,5 @@ def tracks_per_visit(results: Iterable[FrameResult], visits: list[tuple[int, int
     for result in results:
         for i, (first, last) in enumerate(visits):
             if first <= result.frame <= last:
-                counters[i].update(p.track_id for p in result.persons if p.track_id)
+                counters[i].update(track_id for track_id in result.persons.tracker_id.tolist() if track_id)
     return [Counter({k: v for k, v in c.items() if v >= min_frames}) for c in counters]

@@ -96,9 +96,8 @@ def without_regions(frames, regions: list) -> list:
     out = []
     for index, dets, width, height in frames:
         kept = drop_ignored(normalise(dets, width, height), regions)
-        kept[:, [0, 2]] *= width
-        kept[:, [1, 3]] *= height
-        out.append((index, kept, width, height))
+        pixels = kept.xyxy * np.array([width, height, width, height], dtype=np.float32)
+        out.append((index, np.column_stack([pixels, kept.confidence]), width, height))
     return out
 
 

@@ -51,7 +51,7 @@ class OldTracker(Candidate):
         return (np.array([p.track_id for p in people]), np.array([p.box for p in people]) * scale)
 
 
-class Adopted(OldTracker):
+class Adopted(Candidate):
     """services/detect/tracker.py now: the product's wrapper, with the product's settings."""
 
     def __init__(self, fps: float):
@@ -60,8 +60,15 @@ class Adopted(OldTracker):
 
         self.tracker = ProductTracker(tracker_settings(DEFAULTS))
 
+    def update(self, dets, t, width, height):
+        from services.detect.pipeline import normalise
 
-class AdoptedNoHidden(OldTracker):
+        people = self.tracker.update(normalise(dets, width, height), t)
+        return people.tracker_id, people.xyxy.astype(np.float64) * np.array([width, height, width, height],
+                                                                            dtype=np.float32)
+
+
+class AdoptedNoHidden(Adopted):
     """The same, without reporting hidden people (``track_report_hidden_s`` 0)."""
 
     def __init__(self, fps: float):

@@ -15,9 +15,9 @@ leaves the IoU tolerance within a second.
 ``propose_regions`` is the offline form for ``storesight calibrate``: spots held for most of a
 sample clip, as ``ignore_regions`` polygons around their foot points for an installer to review.
 
->>> import numpy as np
+>>> from services.detect.people import people
 >>> f = StaticFixtures(FixtureSettings(fixture_after_s=60))
->>> mannequin = np.array([[0.10, 0.20, 0.15, 0.40, 0.9]])
+>>> mannequin = people([[0.10, 0.20, 0.15, 0.40]], [0.9])
 >>> kept = [len(f.filter(mannequin, k / 2)) for k in range(130)]  # 2 frames a second
 >>> kept.index(0) / 2  # seconds until it is a fixture
 60.0
@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import supervision as sv
 
 from services.detect.postprocess import iou_matrix
 
@@ -76,30 +77,30 @@ class StaticFixtures:
                 merged.append(box.copy())
         return merged
 
-    def filter(self, detections: np.ndarray, now: float) -> np.ndarray:
-        """(N, 5) xyxy+score rows -> the rows not on a fixture; learns from the confident ones."""
+    def filter(self, people: sv.Detections, now: float) -> sv.Detections:
+        """The people not on a fixture; learns from the confident ones."""
         s = self.settings
-        dets = np.asarray(detections, dtype=np.float32).reshape(-1, 5)
+        boxes, scores = people.xyxy, people.confidence
         self.spots = [p for p in self.spots
                       if now - p.last_seen <= (s.forget_after_s if p.fixture else s.max_gap_s)]
-        keep = np.ones(len(dets), dtype=bool)
-        if self.spots and len(dets):
-            overlap = iou_matrix(np.stack([p.box for p in self.spots]), dets[:, :4]) >= s.same_place_iou
+        keep = np.ones(len(people), dtype=bool)
+        if self.spots and len(people):
+            overlap = iou_matrix(np.stack([p.box for p in self.spots]), boxes) >= s.same_place_iou
         else:
-            overlap = np.zeros((len(self.spots), len(dets)), dtype=bool)
+            overlap = np.zeros((len(self.spots), len(people)), dtype=bool)
         for k, spot in enumerate(self.spots):
             hits = np.nonzero(overlap[k])[0]
             if len(hits) == 0:
                 continue
             spot.last_seen = now
-            spot.best = max(spot.best, float(dets[hits, 4].max()))
+            spot.best = max(spot.best, float(scores[hits].max()))
             if not spot.fixture and now - spot.first_seen >= s.fixture_after_s and spot.best >= s.counted_confidence:
                 spot.fixture = True
             if spot.fixture:
                 keep[hits] = False
-        for d in np.nonzero(~overlap.any(axis=0) & (dets[:, 4] >= s.min_confidence))[0]:
-            self.spots.append(Spot(dets[d, :4].copy(), now, now, float(dets[d, 4])))
-        return dets[keep]
+        for d in np.nonzero(~overlap.any(axis=0) & (scores >= s.min_confidence))[0]:
+            self.spots.append(Spot(boxes[d].copy(), now, now, float(scores[d])))
+        return people if keep.all() else people[keep]
 
 
 def region_around(box: np.ndarray, margin: float = 0.25) -> list[tuple[float, float]]:
@@ -111,9 +112,9 @@ def region_around(box: np.ndarray, margin: float = 0.25) -> list[tuple[float, fl
     return [(fx - dx, fy - dy), (fx + dx, fy - dy), (fx + dx, fy + dy), (fx - dx, fy + dy)]
 
 
-def propose_regions(frames: list[tuple[float, np.ndarray]], share: float = 0.9,
+def propose_regions(frames: list[tuple[float, sv.Detections]], share: float = 0.9,
                     settings: FixtureSettings | None = None) -> list[list[tuple[float, float]]]:
-    """Ignore regions for a sample clip: (capture time, (N, 5) normalised boxes) per frame.
+    """Ignore regions for a sample clip: (capture time, normalised people) per frame.
 
     A spot held (no gap longer than ``max_gap_s``) for at least ``share`` of the sample's
     duration is proposed. The sample should be much longer than anyone stands still (the
@@ -128,6 +129,6 @@ def propose_regions(frames: list[tuple[float, np.ndarray]], share: float = 0.9,
                                              forget_after_s=max(duration, s.forget_after_s) + 1,
                                              min_confidence=s.min_confidence,
                                              counted_confidence=s.counted_confidence))
-    for t, boxes in frames:
-        learner.filter(boxes, t)
+    for t, found in frames:
+        learner.filter(found, t)
     return [region_around(box) for box in learner.fixtures]

@@ -1,9 +1,10 @@
 """Detector + tracker as a library: the same code behind the Kafka service and ``detect-file``.
 
 ``Detector.process`` takes a batch of images from any cameras and returns, per image, the
-tracked people in normalised coordinates. ``detect_video`` runs a video file through it and
-yields one ``FrameResult`` per processed frame; ``FrameResult.to_json`` is the stable
-JSON-lines format of ``storesight detect-file`` (documented in services/detect/README.md).
+tracked people in normalised coordinates, one ``supervision.Detections`` (services/detect/people.py).
+``detect_video`` runs a video file through it and yields one ``FrameResult`` per processed frame;
+``FrameResult.to_json`` is the stable JSON-lines format of ``storesight detect-file``
+(documented in services/detect/README.md).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import supervision as sv
 
 from services.detect.backends import Backend, load_backend
 from services.detect.fixtures import FixtureSettings, StaticFixtures
-from services.detect.person import Person
+from services.detect.people import clipped, from_rows, people, rows
 from services.detect.regions import Polygon, drop_ignored
 from services.detect.tracker import CameraTrackers, TrackerSettings
 from storesight.config import DetectSettings
@@ -35,7 +37,7 @@ class FrameResult:
     capture_time: dt.datetime
     width: int
     height: int
-    persons: list[Person]
+    persons: sv.Detections
     inference_ms: float
     model: str
 
@@ -49,16 +51,17 @@ class FrameResult:
             "height": self.height,
             "model": self.model,
             "inference_ms": round(self.inference_ms, 2),
-            "persons": [{"box": [round(v, 5) for v in p.box], "conf": round(p.confidence, 4),
-                         "track_id": p.track_id, "foot": [round(v, 5) for v in p.foot],
-                         "predicted": p.predicted}
-                        for p in self.persons],
+            "persons": [{"box": [round(v, 5) for v in box], "conf": round(confidence, 4),
+                         "track_id": track_id, "foot": [round(v, 5) for v in foot], "predicted": predicted}
+                        for box, confidence, track_id, foot, predicted in rows(self.persons)],
         }, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, line: str) -> FrameResult:
         d = json.loads(line)
-        persons = [Person(tuple(p["box"]), p["conf"], p["track_id"], p["predicted"]) for p in d["persons"]]
+        found = d["persons"]
+        persons = people([p["box"] for p in found], [p["conf"] for p in found], [p["track_id"] for p in found],
+                         [p["predicted"] for p in found])
         when = dt.datetime.fromisoformat(d["capture_time"].replace("Z", "+00:00"))
         return cls(d["frame"], d["t"], when, d["width"], d["height"], persons, d["inference_ms"], d["model"])
 
@@ -89,19 +92,19 @@ class Detector:
         return self.backend.model_name
 
     def process(self, cameras: list[str], images: list[np.ndarray],
-                times: list[float]) -> tuple[list[list[Person]], float]:
+                times: list[float]) -> tuple[list[sv.Detections], float]:
         """Detect and track; ``times`` are capture times in seconds. Returns per-image people and seconds."""
         boxes, spent = self.backend.detect(images)
         results = []
-        for camera, image, now, people in zip(cameras, images, times, boxes, strict=True):
+        for camera, image, now, pixel_rows in zip(cameras, images, times, boxes, strict=True):
             height, width = image.shape[:2]
-            people = drop_ignored(normalise(people, width, height), self.ignore_regions.get(camera, []))
+            found = drop_ignored(normalise(pixel_rows, width, height), self.ignore_regions.get(camera, []))
             if self.settings.fixture_after_s > 0:
-                people = self._fixtures(camera).filter(people, now)
-            tracked = self.trackers.update(camera, people, now)
+                found = self._fixtures(camera).filter(found, now)
+            tracked = self.trackers.update(camera, found, now)
             # Ordered and inside the image, as the Detections contract requires: a hidden person's
             # predicted box can leave the image or come out inverted when its sides' velocities differ.
-            results.append([p.clipped() for p in tracked])
+            results.append(clipped(tracked))
         return results, spent
 
     def _fixtures(self, camera: str) -> StaticFixtures:
@@ -112,12 +115,15 @@ class Detector:
         return fixtures
 
 
-def normalise(people: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pixel xyxy+score rows -> the same rows with coordinates divided by the image size."""
-    out = people.astype(np.float32, copy=True)
-    out[:, [0, 2]] /= width
-    out[:, [1, 3]] /= height
-    return out
+def normalise(pixel_rows: np.ndarray, width: int, height: int) -> sv.Detections:
+    """The backend's (N, 5) pixel xyxy+score rows -> people with coordinates divided by the image size.
+
+    Where people enter the one type they travel as (services/detect/people.py).
+    """
+    found = from_rows(pixel_rows.astype(np.float32, copy=True))
+    found.xyxy[:, [0, 2]] /= width
+    found.xyxy[:, [1, 3]] /= height
+    return found
 
 
 

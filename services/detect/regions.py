@@ -8,6 +8,9 @@ every detection whose foot point falls inside. Normalised coordinates, like zone
 from __future__ import annotations
 
 import numpy as np
+import supervision as sv
+
+from services.detect.people import feet
 
 Polygon = list[tuple[float, float]]
 
@@ -27,9 +30,9 @@ def inside_any(points: np.ndarray, polygons: list[Polygon]) -> np.ndarray:
     return result
 
 
-def drop_ignored(people: np.ndarray, polygons: list[Polygon]) -> np.ndarray:
-    """Rows (x1, y1, x2, y2, score, normalised) whose foot point is outside every polygon."""
+def drop_ignored(people: sv.Detections, polygons: list[Polygon]) -> sv.Detections:
+    """The people (normalised) whose foot point is outside every polygon."""
     if not polygons or len(people) == 0:
         return people
-    feet = np.stack([(people[:, 0] + people[:, 2]) / 2, people[:, 3]], axis=1)
-    return people[~inside_any(feet, polygons)]
+    inside = inside_any(feet(people), polygons)
+    return people[~inside] if inside.any() else people

@@ -18,11 +18,12 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
+import supervision as sv
 from prometheus_client import Counter, Gauge, Histogram
 
 from services.detect.attributes.stage import AttributeStage
 from services.detect.batching import BatchPolicy, split_stale
-from services.detect.person import Person
+from services.detect.people import rows
 from services.detect.pipeline import Detector
 from services.detect.shedding import SKIP_REASONS, RateMeter, Shedder
 from storesight.bus import Record, SendRetry, TypedConsumer, TypedProducer, source_of
@@ -214,17 +215,17 @@ def decode_jpeg(data: bytes) -> np.ndarray | None:
     return cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
 
 
-def detections_message(frame: Frame, persons: list[Person], model: str, inference_ms: float,
+def detections_message(frame: Frame, persons: sv.Detections, model: str, inference_ms: float,
                        width: int, height: int, tracker_epoch: str = "") -> Detections:
     """The published contract: boxes, ids and foot points in 0..1, the frame's capture time; no pixels."""
     message = Detections(camera_id=frame.camera_id, store_id=frame.store_id, frame_seq=frame.seq,
                          model=model, inference_ms=inference_ms, frame_width=width, frame_height=height,
                          tracker_epoch=tracker_epoch)
     message.capture_time.CopyFrom(frame.capture_time)
-    for p in persons:
-        person = message.persons.add(confidence=p.confidence, track_id=p.track_id, predicted=p.predicted)
-        person.box.x1, person.box.y1, person.box.x2, person.box.y2 = p.box
-        person.foot.x, person.foot.y = p.foot
+    for box, confidence, track_id, foot, predicted in rows(persons):
+        person = message.persons.add(confidence=confidence, track_id=track_id, predicted=predicted)
+        person.box.x1, person.box.y1, person.box.x2, person.box.y2 = box
+        person.foot.x, person.foot.y = foot
     return message
 
 

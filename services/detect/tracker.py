@@ -14,10 +14,11 @@ What this wrapper adds, all in time rather than frames so it holds at any effect
 - ids come from our own counter (``first_id``), so a reset camera never reuses an id;
 - a confirmed person hidden for at most ``report_hidden_s`` is still reported, at the library's
   prediction, flagged ``predicted`` (people behind others are still there), while the predicted
-  centre stays in view;
+  centre stays in view (``data["predicted"]``);
 - a confident detection not (yet) on a confirmed track is reported with id 0: it is a person
   in this frame, for occupancy, but no visitor until its track is confirmed.
-Boxes are xyxy in any consistent unit (the service uses normalised 0..1 coordinates).
+People come in and go out as ``supervision.Detections`` (services/detect/people.py), the
+library's own type; boxes are xyxy in any consistent unit (the service uses normalised 0..1).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import supervision as sv
 
-from services.detect.person import Person
+from services.detect.people import people
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,12 @@ _LIBRARY_FPS = 30.0
 
 
 class Tracker:
-    """Tracks of one camera. ``update`` takes one frame's detections (N, 5: xyxy + score) and its capture time."""
+    """Tracks of one camera. ``update`` takes one frame's people and its capture time, returns them tracked."""
 
     def __init__(self, settings: TrackerSettings | None = None, first_id: int = 1):
-        import supervision as sv
         from trackers import OCSORTTracker
 
         self.settings = s = settings or TrackerSettings()
-        self._sv = sv
         self._lib = OCSORTTracker(lost_track_buffer=max(1, round(s.max_lost_s * _LIBRARY_FPS)),
                                   frame_rate=_LIBRARY_FPS, minimum_consecutive_frames=max(1, s.min_hits - 1),
                                   minimum_iou_threshold=s.match_iou, high_conf_det_threshold=s.high_confidence)
@@ -67,14 +67,14 @@ class Tracker:
         self._last_time: float | None = None
         self._frame_s: float | None = None  # smoothed time between frames
 
-    def update(self, detections: np.ndarray, now: float) -> list[Person]:
+    def update(self, found: sv.Detections, now: float) -> sv.Detections:
+        """``tracker_id`` set (0: not a confirmed track yet); hidden people appended, ``predicted`` True."""
         s = self.settings
-        dets = np.asarray(detections, dtype=np.float32).reshape(-1, 5)
         self._observe_rate(now)
         # The library counts updates after the first detection: n of them = n + 1 detections.
         self._lib.minimum_consecutive_frames = max(1, self._hits_needed() - 1)
-        found = self._sv.Detections(xyxy=dets[:, :4] * s.scale, confidence=dets[:, 4],
-                                    class_id=np.zeros(len(dets), dtype=int))
+        found = sv.Detections(xyxy=found.xyxy.astype(np.float32) * s.scale,
+                              confidence=found.confidence.astype(np.float32))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = self._lib.update(found, timestamp=now)
@@ -82,15 +82,23 @@ class Tracker:
         # min_hits detections in a row again; it is the same person, so it keeps its id here.
         again = {tuple(np.asarray(t.last_observation, dtype=np.float32).reshape(-1)[:4].tolist()): t.tracker_id
                  for t in self._lib.tracks if t.time_since_update == 0 and t.tracker_id in self._ids}
-        persons = []
-        for box, score, lib_id in zip(out.xyxy / s.scale, out.confidence, out.tracker_id, strict=True):
+        boxes = out.xyxy / s.scale
+        ids = np.zeros(len(out), dtype=int)
+        keep = np.zeros(len(out), dtype=bool)
+        for k, (box, score, lib_id) in enumerate(zip(boxes, out.confidence, out.tracker_id.tolist(), strict=True)):
             if lib_id < 0:
                 lib_id = again.get(tuple((box * s.scale).astype(np.float32).tolist()), -1)
             if lib_id >= 0:
-                persons.append(Person(tuple(float(v) for v in box), float(score), self._id(int(lib_id))))
-            elif s.report_unconfirmed and score >= s.high_confidence:
-                persons.append(Person(tuple(float(v) for v in box), float(score), 0))
-        return persons + self._hidden()
+                ids[k], keep[k] = self._id(lib_id), True
+            else:
+                keep[k] = s.report_unconfirmed and score >= s.high_confidence
+        tracked = people(boxes[keep], out.confidence[keep], ids[keep], np.zeros(int(keep.sum()), dtype=bool))
+        hidden_boxes, hidden_ids = self._hidden()
+        if not hidden_ids:
+            return tracked
+        hidden = people(np.array(hidden_boxes, dtype=np.float64), np.zeros(len(hidden_ids)), hidden_ids,
+                        [True] * len(hidden_ids))
+        return sv.Detections.merge([tracked, hidden])
 
     def _observe_rate(self, now: float) -> None:
         if self._last_time is not None:
@@ -113,10 +121,11 @@ class Tracker:
             self.next_id += 1
         return ours
 
-    def _hidden(self) -> list[Person]:
-        """Confirmed tracks missed for at most ``report_hidden_s`` whose predicted centre is in view."""
+    def _hidden(self) -> tuple[list[np.ndarray], list[int]]:
+        """Boxes and ids of the confirmed tracks missed for at most ``report_hidden_s`` whose predicted
+        centre is in view."""
         s = self.settings
-        hidden = []
+        boxes, ids = [], []
         for track in self._lib.tracks:
             if track.time_since_update == 0 or track.tracker_id not in self._ids:
                 continue
@@ -127,8 +136,9 @@ class Tracker:
                 continue
             cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
             if 0 <= cx <= s.view[0] and 0 <= cy <= s.view[1]:
-                hidden.append(Person(tuple(float(v) for v in box), 0.0, self._ids[track.tracker_id], True))
-        return hidden
+                boxes.append(box)
+                ids.append(self._ids[track.tracker_id])
+        return boxes, ids
 
 
 class CameraTrackers:
@@ -146,7 +156,7 @@ class CameraTrackers:
         self._last: dict[str, float] = {}
         self.resets = 0
 
-    def update(self, camera_id: str, detections: np.ndarray, now: float) -> list[Person]:
+    def update(self, camera_id: str, found: sv.Detections, now: float) -> sv.Detections:
         tracker = self._trackers.get(camera_id)
         last = self._last.get(camera_id)
         if tracker is not None and last is not None and not 0 <= now - last <= self.gap_s:
@@ -156,4 +166,4 @@ class CameraTrackers:
             tracker = Tracker(self.settings)
         self._trackers[camera_id] = tracker
         self._last[camera_id] = now
-        return tracker.update(detections, now)
+        return tracker.update(found, now)

@@ -23,7 +23,7 @@ from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import generate_latest
 
 from services.detect import service
-from services.detect.person import Person
+from services.detect.people import people
 from storesight.bus import TypedProducer
 from storesight.config import parse_config
 from storesight.contracts import Frame, to_timestamp
@@ -49,7 +49,7 @@ class ScriptedDetector:
         out = []
         for image, now in zip(images, times, strict=True):
             track = self.track_of_time(now) if image.mean() > 5 else None
-            out.append([Person(BOX, 0.9, track)] if track else [])
+            out.append(people([BOX], [0.9], [track], [False]) if track else people([], [], [], []))
         return out, 0.001
 
 

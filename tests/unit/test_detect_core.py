@@ -102,7 +102,7 @@ def test_split_stale_drops_frames_older_than_the_max_age():
 def test_detections_message_carries_capture_time_and_boxes_never_pixels():
     import datetime as dt
 
-    from services.detect.person import Person
+    from services.detect.people import people
     from services.detect.service import detections_message
     from storesight.contracts import Frame, decode, to_timestamp
     from storesight.v1 import detections_pb2
@@ -110,7 +110,7 @@ def test_detections_message_carries_capture_time_and_boxes_never_pixels():
     when = dt.datetime(2026, 11, 21, 9, 0, 1, 500000, tzinfo=dt.UTC)
     frame = Frame(camera_id="cam-1", store_id="s1", seq=42, capture_time=to_timestamp(when),
                   width=768, height=432, jpeg=b"\xff" * 50_000)
-    persons = [Person((0.1, 0.2, 0.3, 0.9), 0.8, 7), Person((0.5, 0.2, 0.6, 0.8), 0.6, 3, True)]
+    persons = people([[0.1, 0.2, 0.3, 0.9], [0.5, 0.2, 0.6, 0.8]], [0.8, 0.6], [7, 3], [False, True])
     message = detections_message(frame, persons, "best_fp16.onnx", 12.5, 768, 432, tracker_epoch="3f2a9c")
     data = message.SerializeToString()
     assert len(data) < 200  # the 50 kB JPEG is not in it
@@ -130,14 +130,14 @@ def test_a_predicted_box_that_comes_out_inverted_is_published_ordered_and_in_the
     # (storesight.contracts) rejects such a box, and aggregate sent the whole frame to the DLQ.
     import datetime as dt
 
-    from services.detect.person import Person
+    from services.detect.people import clipped, people
     from services.detect.service import detections_message
     from storesight.contracts import Detections, Frame, decode, to_timestamp
 
-    person = Person((0.90085, 1.04, 1.03, 0.83299), 0.53, 3, predicted=True).clipped()
-    x1, y1, x2, y2 = person.box
+    person = clipped(people([[0.90085, 1.04, 1.03, 0.83299]], [0.53], [3], [True]))
+    x1, y1, x2, y2 = person.xyxy[0]
     assert 0 <= x1 <= x2 <= 1 and 0 <= y1 <= y2 <= 1
-    assert person.box == pytest.approx((0.90085, 0.83299, 1.0, 1.0))
+    assert tuple(person.xyxy[0]) == pytest.approx((0.90085, 0.83299, 1.0, 1.0))
     frame = Frame(camera_id="cam", store_id="s", seq=1, capture_time=to_timestamp(dt.datetime.now(dt.UTC)))
-    message = detections_message(frame, [person], "m", 1.0, 768, 432)
+    message = detections_message(frame, person, "m", 1.0, 768, 432)
     assert decode(Detections, message.SerializeToString()).persons[0].predicted

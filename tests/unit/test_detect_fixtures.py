@@ -4,6 +4,7 @@ person standing still for less, walkers and people passing in front of a fixture
 import numpy as np
 
 from services.detect.fixtures import FixtureSettings, StaticFixtures, propose_regions
+from services.detect.people import from_rows
 from services.detect.regions import drop_ignored
 
 S = FixtureSettings()  # the defaults: 15 minutes
@@ -24,7 +25,7 @@ def run(minutes, rows_at, settings=S):
     kept = []
     for k in range(int(minutes * 60 * FPS)):
         t = k / FPS
-        kept.append(len(fixtures.filter(rows_at(t), t)))
+        kept.append(len(fixtures.filter(from_rows(rows_at(t)), t)))
     return kept, fixtures
 
 
@@ -77,8 +78,8 @@ def test_calibration_proposes_a_region_that_drops_the_static_figure_only():
     for k in range(300):
         t = k / 25
         walker = np.array([0.3 + 0.02 * t, 0.4, 0.4 + 0.02 * t, 0.9, 0.9])
-        frames.append((t, np.stack([jittered(MANNEQUIN, rng), walker]).astype(np.float32)))
+        frames.append((t, from_rows(np.stack([jittered(MANNEQUIN, rng), walker]).astype(np.float32))))
     regions = propose_regions(frames)
     assert len(regions) == 1
     kept = drop_ignored(frames[100][1], regions)
-    assert len(kept) == 1 and kept[0, 0] > 0.3  # the walker
+    assert len(kept) == 1 and kept.xyxy[0, 0] > 0.3  # the walker
