@@ -37,10 +37,10 @@ import numpy as np
 import yaml
 
 from bench.detect.frames import intel_jpegs
+from bench.pipeline import cpu
 from services.detect.pipeline import Detector
 from storesight.broker import free_port
 from storesight.config import DetectSettings
-from storesight.topics import DETECTIONS
 from tests.support.mjpeg_server import make_handler
 from tools.stack import LocalStack
 
@@ -78,29 +78,26 @@ def write_clip(path: Path, images: list[np.ndarray], fps: float = 10.0) -> Path:
     return path
 
 
-def aggregated(stack: LocalStack) -> float:
-    return stack.processes["aggregate"].metric("storesight_consumed_messages_total", topic=DETECTIONS.name)
-
-
-def pipeline_fps(workdir: Path, clip: Path, frames: int) -> float:
-    """Detections/s into aggregate while the pipeline works through a backlog of ``frames``."""
+def pipeline_fps(workdir: Path, clip: Path, frames: int) -> tuple[float, dict[str, float], dict[str, float]]:
+    """Detections/s into aggregate while the pipeline works through a backlog of ``frames``, and
+    the CPU marks (``cpu.marks``) at the start and end of the timed span."""
     config = write_config(workdir / "capacity.yaml",
                           {"source": str(clip), "fps": 10, "realtime": False, "motion_gate": {"enabled": False}},
                           detect={"max_frame_age_s": 1.0e9, "shed_window_s": 1.0e9})
     with LocalStack(config, workdir / "capacity", private_redis=True) as stack:
-        marks: list[tuple[float, float]] = []
+        marks: list[tuple[float, float, dict[str, float]]] = []
         deadline = time.monotonic() + 60 + frames * 5.0
         while time.monotonic() < deadline:
-            done = aggregated(stack)
+            done = cpu.aggregated(stack)
             if done >= WARMUP_FRAMES:
-                marks.append((time.monotonic(), done))
+                marks[min(len(marks), 1):] = [(time.monotonic(), done, cpu.marks(stack))]  # first and latest
             if done >= frames:
                 break
             time.sleep(0.2)
         else:
             raise SystemExit(f"pipeline did not finish {frames} frames in time ({marks[-1:]})")
-    (t1, n1), (t2, n2) = marks[0], marks[-1]
-    return (n2 - n1) / (t2 - t1)
+    (t1, n1, first), (t2, n2, last) = marks[0], marks[-1]
+    return (n2 - n1) / (t2 - t1), first, last
 
 
 class LiveLatency:
@@ -166,6 +163,7 @@ def steady_run(workdir: Path, jpegs: list[bytes], fps: float, duration_s: float,
             latency = LiveLatency(stack.redis_url).start()
             started = time.monotonic()
             time.sleep(warmup_s)
+            cpu_warm = cpu.marks(stack)
             pids = {name: p.proc.pid for name, p in stack.processes.items()}
             pids["broker"] = stack.broker._proc.pid
             next_sample = time.monotonic()
@@ -178,12 +176,13 @@ def steady_run(workdir: Path, jpegs: list[bytes], fps: float, duration_s: float,
                     break
                 time.sleep(min(1.0, started + duration_s - now))
             result["rss"].append((time.monotonic() - started, {n: rss_mib(p) for n, p in pids.items()}))
+            result["cpu"] = (cpu_warm, cpu.marks(stack))
             latency.stop()
             ingest, detect = stack.processes["ingest"], stack.processes["detect"]
             result["published"] = ingest.metric("storesight_ingest_frames_published_total")
             result["ingest_dropped"] = ingest.metric("storesight_ingest_frames_dropped_total")
             result["stale"] = detect.metric("storesight_detect_frames_dropped_total", reason="stale")
-            result["aggregated"] = aggregated(stack)
+            result["aggregated"] = cpu.aggregated(stack)
             result["elapsed_s"] = time.monotonic() - started
             result["latency"] = [lat for seen, lat in latency.samples if seen - started >= warmup_s]
     finally:
@@ -212,14 +211,21 @@ def main() -> int:
         bare_fps(detector, images[:4])  # warm-up: first runs of the session are slow
         before = bare_fps(detector, images[:args.bare_frames])
         print(f"bare detector: {before:.2f} frames/s (model + tracker, {args.bare_frames} frames)", flush=True)
-        through = pipeline_fps(workdir, clip, args.capacity_frames)
+        through, cpu_first, cpu_last = pipeline_fps(workdir, clip, args.capacity_frames)
         print(f"whole pipeline: {through:.2f} frames/s into aggregate/Redis ({args.capacity_frames} frames, "
               f"first {WARMUP_FRAMES} not timed), load average {os.getloadavg()[0]:.2f}", flush=True)
         after = bare_fps(detector, images[:args.bare_frames])
         bare = (before + after) / 2
         print(f"bare detector again: {after:.2f} frames/s; mean {bare:.2f}")
         print(f"capacity ratio pipeline / bare detector: {through / bare:.3f}", flush=True)
+        print("CPU per frame, capacity run (ingest had read the whole backlog before the timed span: its stages "
+              "are over its whole run, its process total is left out):")
+        cpu.print_table(cpu_first, cpu_last, ingest_whole_run=True)
+        print("bare detector, one frame at a time in this process, same frames, CPU ms per frame: "
+              + ", ".join(f"{k} {v * 1000:.2f}" for k, v in cpu.bare_split(detector, images[:args.bare_frames]).items()))
         del detector
+        if args.duration <= 0:
+            return 0
 
         rate = args.load * through
         print(f"steady run: live MJPEG camera sampled at {rate:.2f} frames/s ({args.load:.0%} of capacity) "
@@ -234,6 +240,9 @@ def main() -> int:
               f"p99 {percentile(lat, 99):.0f} ms, mean {statistics.fmean(lat):.0f} ms, max {max(lat):.0f} ms")
     else:
         print("capture -> Redis live latency: no sample (nothing reached Redis after the warm-up)")
+    print("CPU per frame, steady run after the warm-up (ingest per frame published, the rest per frame "
+          "aggregated):")
+    cpu.print_table(*run["cpu"])
     first, last = run["rss"][0], run["rss"][-1]
     print(f"RSS MiB at t={first[0]:.0f} s -> t={last[0]:.0f} s (samples every 60 s):")
     flat = True
