@@ -50,12 +50,19 @@ WARMUP_FRAMES = 10
 FLAT_WITHIN = 0.10
 
 
+# Consumers' fetch wait (pipeline.kafka.fetch_max_wait_ms): None = the config's (10 ms, for the
+# embedded broker, which waits the whole time); --fetch-max-wait-ms sets it for every service.
+FETCH_MAX_WAIT_MS: int | None = None
+
+
 def write_config(path: Path, camera: dict, detect: dict | None = None) -> Path:
     """The demo store (its zones, line and rule) with this run's camera settings."""
     data = yaml.safe_load((REPO / "examples" / "demo-store.yaml").read_text())
     data["stores"][0]["cameras"][0].update(camera)
     if detect:
         data["pipeline"]["detect"] = detect
+    if FETCH_MAX_WAIT_MS is not None:
+        data["pipeline"]["kafka"]["fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
@@ -195,15 +202,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
     parser.add_argument("--capacity-frames", type=int, default=120, help="backlog the pipeline works through")
     parser.add_argument("--bare-frames", type=int, default=40, help="frames for each bare-detector run")
-    parser.add_argument("--duration", type=float, default=600.0, help="seconds of the steady run (latency, RSS)")
+    parser.add_argument("--duration", type=float, default=600.0,
+                        help="seconds of the steady run (latency, RSS); 0 = capacity and CPU only")
     parser.add_argument("--warmup", type=float, default=30.0, help="seconds before latency and RSS count")
     parser.add_argument("--load", type=float, default=0.8, help="steady rate as a share of the measured capacity")
+    parser.add_argument("--fetch-max-wait-ms", type=int, default=None,
+                        help="every consumer's fetch wait (default: the config's, 10 ms for the embedded broker)")
     args = parser.parse_args()
+    global FETCH_MAX_WAIT_MS
+    FETCH_MAX_WAIT_MS = args.fetch_max_wait_ms
 
     jpegs = intel_jpegs(max(args.capacity_frames, args.bare_frames))
     images = [cv2.imdecode(np.frombuffer(j, np.uint8), cv2.IMREAD_COLOR) for j in jpegs]
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; frames: every 7th of the Intel clip, "
-          f"{images[0].shape[1]}x{images[0].shape[0]}")
+          f"{images[0].shape[1]}x{images[0].shape[0]}; fetch_max_wait_ms "
+          f"{'from the config' if FETCH_MAX_WAIT_MS is None else FETCH_MAX_WAIT_MS}")
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         workdir = Path(tmp)
         clip = write_clip(workdir / "frames.mp4", images[:args.capacity_frames])

@@ -175,10 +175,10 @@ class CameraWorker:
         cpu = time.thread_time()
         image, jpeg, max_width = captured.image, captured.jpeg, self.camera.max_width
         size = None
-        if image is None:
-            size = jpeg_size(jpeg) if jpeg is not None else None
+        if image is None:  # the camera's JPEG, not decoded yet
+            size = jpeg_size(jpeg or b"")
             if size is None or size[0] > max_width:
-                jpeg = None  # too large (or no usable header): decode, resize and encode
+                jpeg = None  # too wide (or no usable header): decode, resize and encode
             if jpeg is None or self.gate is not None:
                 image = decode_jpeg(captured.jpeg or b"", max_width, size)
                 cpu = self._spent("decode", cpu)

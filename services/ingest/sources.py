@@ -207,11 +207,11 @@ class _NewestFrame:
 
 
 def is_mjpeg(cap) -> bool:
-    """True when an opened FFmpeg capture's codec is Motion JPEG."""
+    """True when an opened FFmpeg capture's codec is Motion JPEG (its packets are whole JPEGs)."""
     import cv2
 
-    code = int(cap.get(cv2.CAP_PROP_FOURCC))
-    return code.to_bytes(4, "little").upper() == b"MJPG"
+    code = int(cap.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF
+    return code.to_bytes(4, "little").upper() in (b"MJPG", b"JPEG")
 
 
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}

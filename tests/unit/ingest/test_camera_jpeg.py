@@ -15,7 +15,7 @@ import pytest
 from services.ingest import imaging, metrics
 from services.ingest.camera import CameraWorker
 from services.ingest.imaging import decode_jpeg, encode_jpeg, fit_width, jpeg_size
-from services.ingest.sources import Captured
+from services.ingest.sources import Captured, is_mjpeg
 from storesight.config import Camera, IngestSettings
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
@@ -101,3 +101,19 @@ def test_a_decoded_frame_is_still_resized_and_encoded():
     w, _ = worker(max_width=640)
     frame = w.process(Captured(scene(1280, 720), NOW))
     assert (frame.width, frame.height) == (640, 360) and jpeg_size(frame.jpeg) == (640, 360)
+
+
+class FakeCapture:
+    def __init__(self, fourcc: float):
+        self.fourcc = fourcc
+
+    def get(self, prop: int) -> float:
+        assert prop == cv2.CAP_PROP_FOURCC
+        return self.fourcc
+
+
+@pytest.mark.parametrize(("fourcc", "mjpeg"), [
+    (cv2.VideoWriter_fourcc(*"MJPG"), True), (cv2.VideoWriter_fourcc(*"mjpg"), True),
+    (cv2.VideoWriter_fourcc(*"avc1"), False), (cv2.VideoWriter_fourcc(*"H264"), False), (-1, False), (0, False)])
+def test_only_a_motion_jpeg_stream_is_read_undecoded(fourcc, mjpeg):
+    assert is_mjpeg(FakeCapture(float(fourcc))) is mjpeg
