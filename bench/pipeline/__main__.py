@@ -2,6 +2,7 @@
 (tools.stack.LocalStack: embedded broker, a private Redis, local SMS/e-mail peers).
 
     python -m bench.pipeline [--capacity-frames 120] [--bare-frames 40] [--duration 600] [--load 0.8]
+                             [--fetch-max-wait-ms N]
 
 1. Capacity, in one run on the same frames: the bare detector (``Detector.process``: model +
    tracker on decoded images, in this process, nothing else running) against the whole pipeline
@@ -15,7 +16,12 @@
    within 10 ms is missed; the last frame of a batch is the one seen).
 3. RSS (VmRSS) of each service process after the warm-up and at the end of that run, plus every
    minute between: flat = within 10 % of the warm value.
-The frames are the same for all three: every 7th frame of the labelled Intel clip (with and
+4. CPU per frame of every stage, over the timed span of 1. and of 2. (``bench.pipeline.cpu``):
+   each process's total (ingest, broker, detect, aggregate, alerts, Redis) and the stages ingest
+   and detect time themselves (``storesight_{ingest,detect}_cpu_seconds_total{stage}``), plus the
+   detector's steps (decode, letterbox, inference, NMS, tracking) one frame at a time in this
+   process. ``--duration 0`` stops after 1.
+The frames are the same for all parts: every 7th frame of the labelled Intel clip (with and
 without people), as ``bench.detect`` uses.
 """
 
