@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,9 @@ class Detector:
                                                settings.precision, settings.int8_model_path)
         self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
         self.fixtures: dict[str, StaticFixtures] = {}
+        # CPU seconds of the last ``process``: model (the process's CPU during the backend call,
+        # its runtime threads included) and track (this thread's CPU in fixtures + tracker).
+        self.cpu_spent: dict[str, float] = {"model": 0.0, "track": 0.0}
 
     @property
     def model_name(self) -> str:
@@ -94,7 +98,10 @@ class Detector:
     def process(self, cameras: list[str], images: list[np.ndarray],
                 times: list[float]) -> tuple[list[sv.Detections], float]:
         """Detect and track; ``times`` are capture times in seconds. Returns per-image people and seconds."""
+        cpu = time.process_time()
         boxes, spent = self.backend.detect(images)
+        self.cpu_spent["model"] = time.process_time() - cpu
+        cpu = time.thread_time()
         results = []
         for camera, image, now, pixel_rows in zip(cameras, images, times, boxes, strict=True):
             height, width = image.shape[:2]
@@ -105,6 +112,7 @@ class Detector:
             # Ordered and inside the image, as the Detections contract requires: a hidden person's
             # predicted box can leave the image or come out inverted when its sides' velocities differ.
             results.append(clipped(tracked))
+        self.cpu_spent["track"] = time.thread_time() - cpu
         return results, spent
 
     def _fixtures(self, camera: str) -> StaticFixtures:

@@ -55,6 +55,11 @@ INFERENCE_SECONDS = Histogram("storesight_detect_inference_seconds", "Model time
                               buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4))
 BACKEND_INFO = Gauge("storesight_detect_backend_info", "The detector actually running (1): backend, device, "
                      "execution provider, precision", ["backend", "device", "provider", "precision"])
+# CPU per stage: decode and publish are this thread's CPU (time.thread_time); model = the whole
+# process's CPU during the backend call (letterbox, inference on the runtime's threads, NMS);
+# track = this thread's CPU in the tracker and fixtures. bench.pipeline divides them by the frames.
+STAGES = ("decode", "model", "track", "publish")
+STAGE_CPU = Counter("storesight_detect_cpu_seconds_total", "CPU seconds spent per stage", ["stage"])
 LAG_SECONDS = Histogram("storesight_detect_lag_seconds", "Capture time to detections published",
                         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32))
 
@@ -101,6 +106,8 @@ class DetectLoop:
         self.gaps = 0
         self.last_step = time.monotonic()
         self._next_batch_at = 0.0  # max_detect_fps: no batch before this (monotonic)
+        for stage in STAGES:
+            STAGE_CPU.labels(stage)
         for reason in DROP_REASONS:
             FRAMES_DROPPED.labels(reason)  # 0 from the start: "no drops yet" is 0, not missing data
         for camera in sorted(cameras or ()):
@@ -144,6 +151,7 @@ class DetectLoop:
             FRAMES_DROPPED.labels("stale").inc(len(stale))
             self.dropped += len(stale)
         frames, images = [], []
+        cpu = time.thread_time()
         for item in fresh:
             image = decode_jpeg(item.record.value.jpeg)
             if image is None:
@@ -152,12 +160,15 @@ class DetectLoop:
                 continue
             frames.append(item)
             images.append(image)
+        STAGE_CPU.labels("decode").inc(time.thread_time() - cpu)
         if frames:
             self._detect_and_publish(frames, images)
+        cpu = time.thread_time()
         self.sends.settle()  # every Detections acknowledged or in the DLQ; raises (no commit) otherwise
         offsets = self.shedder.committable()
         if offsets:
             self.consumer.commit_offsets(offsets)
+        STAGE_CPU.labels("publish").inc(time.thread_time() - cpu)
         return len(frames)
 
     def _rate(self, item: Pending) -> float:
@@ -178,6 +189,10 @@ class DetectLoop:
     def _detect_and_publish(self, frames: list[Pending], images: list[np.ndarray]) -> None:
         cameras = [p.record.value.camera_id for p in frames]
         people, spent = self.detector.process(cameras, images, [p.capture_s for p in frames])
+        # Detector's split of its CPU (model, track); a stand-in without one (tests) counts none.
+        for stage, spent_cpu in getattr(self.detector, "cpu_spent", {}).items():
+            STAGE_CPU.labels(stage).inc(spent_cpu)
+        cpu = time.thread_time()
         BATCH_SIZE.observe(len(frames))
         INFERENCE_SECONDS.observe(spent)
         per_frame_ms = spent * 1000 / len(frames)
@@ -197,6 +212,7 @@ class DetectLoop:
         for item in frames:
             LAG_SECONDS.observe(max(0.0, now - item.capture_s))
         self.published += len(frames)
+        STAGE_CPU.labels("publish").inc(time.thread_time() - cpu)
 
     def _epoch(self, camera_id: str) -> str:
         epoch = self.epochs.get(camera_id)

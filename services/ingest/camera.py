@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from services.ingest import metrics
 from services.ingest.backoff import Backoff
-from services.ingest.imaging import encode_jpeg, fit_width, gate_grey
+from services.ingest.imaging import decode_jpeg, encode_jpeg, fit_width, gate_grey, jpeg_size
 from services.ingest.motion import MotionGate
 from services.ingest.sources import (
     DEFAULT_START,
@@ -110,7 +110,8 @@ class CameraWorker:
     def run(self) -> None:
         backoff = Backoff(self.settings.reconnect_initial_s, self.settings.reconnect_max_s)
         tally = Tally(on_captured=self._captured.inc, on_dropped=lambda n: n and self._dropped.inc(n),
-                      on_bad_input=lambda _what: self._errors.inc())
+                      on_bad_input=lambda _what: self._errors.inc(),
+                      on_decode_cpu=metrics.STAGE_CPU.labels("decode").inc)
         source = open_source(self.camera, tally, self.tz)
         try:
             while not self.stopping.is_set():
@@ -165,21 +166,53 @@ class CameraWorker:
             self.process(captured)
 
     def process(self, captured: Captured) -> Frame | None:
-        """Gate, resize, encode and publish one sampled frame; the frame, or None if skipped."""
+        """Gate, resize, encode and publish one sampled frame; the frame, or None if skipped.
+
+        A camera JPEG that already fits ``max_width`` is sent as it is (decoded only if the
+        motion gate needs its pixels); a larger one is decoded at a reduced scale, resized and
+        encoded at ``jpeg_quality``. Decoded frames (video, RTSP) are resized and encoded."""
         started = time.perf_counter()
-        image = fit_width(captured.image, self.camera.max_width)
+        cpu = time.thread_time()
+        image, jpeg, max_width = captured.image, captured.jpeg, self.camera.max_width
+        size = None
+        if image is None:  # the camera's JPEG, not decoded yet
+            size = jpeg_size(jpeg or b"")
+            if size is None or size[0] > max_width:
+                jpeg = None  # too wide (or no usable header): decode, resize and encode
+            if jpeg is None or self.gate is not None:
+                image = decode_jpeg(captured.jpeg or b"", max_width, size)
+                cpu = self._spent("decode", cpu)
+                if image is None:
+                    log.warning("skipping a camera frame that cannot be decoded", extra={"camera": self.camera.id})
+                    self._errors.inc()
+                    return None
+        if image is not None:
+            image = fit_width(image, max_width)
+            cpu = self._spent("resize", cpu)
+            size = image.shape[1], image.shape[0]
         score, keepalive = 1.0, False
         if self.gate is not None:
             decision = self.gate.decide(gate_grey(image), captured.capture_time.timestamp())
+            cpu = self._spent("gate", cpu)
             if not decision.send:
                 self._skipped.inc()
                 return None
             score, keepalive = decision.score, decision.keepalive
-        jpeg = encode_jpeg(image, self.camera.jpeg_quality)
+        if jpeg is None:
+            jpeg = encode_jpeg(image, self.camera.jpeg_quality)
+            cpu = self._spent("encode", cpu)
         metrics.ENCODE_SECONDS.observe(time.perf_counter() - started)
         self.seq += 1
         frame = Frame(camera_id=self.camera.id, store_id=self.store_id, seq=self.seq,
-                      capture_time=to_timestamp(captured.capture_time), width=image.shape[1],
-                      height=image.shape[0], jpeg=jpeg, motion_score=score, keepalive=keepalive)
+                      capture_time=to_timestamp(captured.capture_time), width=size[0],
+                      height=size[1], jpeg=jpeg, motion_score=score, keepalive=keepalive)
         self.publish_frame(frame)
+        self._spent("publish", cpu)
         return frame
+
+    @staticmethod
+    def _spent(stage: str, since: float) -> float:
+        """Add this thread's CPU since ``since`` to ``stage``; returns the new mark."""
+        now = time.thread_time()
+        metrics.STAGE_CPU.labels(stage).inc(now - since)
+        return now

@@ -53,8 +53,11 @@ class EndOfStream(SourceError):
 
 @dataclass(frozen=True)
 class Captured:
-    image: np.ndarray  # BGR, as decoded
+    image: np.ndarray | None  # BGR, as decoded; None when only ``jpeg`` is here
     capture_time: dt.datetime  # UTC
+    # The camera's own JPEG, not decoded (an MJPEG stream read packet by packet): ingest sends it
+    # as it is when it fits the camera's max width, and decodes it only if it must.
+    jpeg: bytes | None = None
 
 
 @dataclass
@@ -65,6 +68,8 @@ class Tally:
     on_dropped: Callable[[int], None] = lambda n: None
     # An input that was skipped because it cannot be used (an undecodable still).
     on_bad_input: Callable[[str], None] = lambda what: None
+    # CPU seconds the reading thread spent reading and decoding frames (sampled or not).
+    on_decode_cpu: Callable[[float], None] = lambda seconds: None
 
 
 def source_kind(url: str) -> str:
@@ -137,7 +142,10 @@ class FileSource:
             i = self.index
             if self.realtime and not _sleep_until(self._wall_start + i / sampler.clip_fps, stop_at):
                 return None
-            if not cap.grab():
+            cpu = time.thread_time()
+            grabbed = cap.grab()
+            self.tally.on_decode_cpu(time.thread_time() - cpu)
+            if not grabbed:
                 if i == 0:
                     raise SourceError("no decodable frame in video file")
                 raise EndOfStream("end of file")
@@ -150,7 +158,9 @@ class FileSource:
                 if now_index - i > sampler.clip_fps / self.fps:  # more than one sample behind
                     self.tally.on_dropped(1)
                     continue
+            cpu = time.thread_time()
             ok, image = cap.retrieve()
+            self.tally.on_decode_cpu(time.thread_time() - cpu)
             if not ok:
                 raise SourceError(f"cannot decode frame {i}")
             return Captured(image, self.start + dt.timedelta(seconds=i / sampler.clip_fps))
@@ -194,6 +204,14 @@ class _NewestFrame:
             if self.error is not None:
                 raise SourceError(self.error)
             return None, None
+
+
+def is_mjpeg(cap) -> bool:
+    """True when an opened FFmpeg capture's codec is Motion JPEG (its packets are whole JPEGs)."""
+    import cv2
+
+    code = int(cap.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF
+    return code.to_bytes(4, "little").upper() in (b"MJPG", b"JPEG")
 
 
 _DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322, "http": 80, "https": 443}
@@ -245,6 +263,7 @@ class LiveSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_new = 0.0
+        self.raw_jpeg = False  # True while the stream is read as undecoded JPEGs
 
     def open(self) -> None:
         import cv2
@@ -260,21 +279,27 @@ class LiveSource:
         if not cap.isOpened():
             cap.release()
             raise SourceError("cannot connect" if self.device is None else "cannot open device")
+        # An MJPEG stream (HTTP multipart or RTP/JPEG) is a series of whole JPEGs: read them
+        # undecoded (FFmpeg's raw mode), so frames the sampler does not take are never decoded.
+        self.raw_jpeg = self.device is None and is_mjpeg(cap) and cap.set(cv2.CAP_PROP_FORMAT, -1)
         self._slot, self._schedule, self._stop = _NewestFrame(), LiveSchedule(self.fps), threading.Event()
         self._last_new = time.monotonic()
-        self._thread = threading.Thread(target=self._read_loop, args=(cap, self._slot, self._stop),
+        self._thread = threading.Thread(target=self._read_loop, args=(cap, self._slot, self._stop, self.raw_jpeg),
                                         name="reader", daemon=True)
         self._thread.start()
 
-    def _read_loop(self, cap, slot: _NewestFrame, stop: threading.Event) -> None:
+    def _read_loop(self, cap, slot: _NewestFrame, stop: threading.Event, raw_jpeg: bool) -> None:
         try:
             while not stop.is_set():
-                ok, image = cap.read()
+                cpu = time.thread_time()
+                ok, image = cap.read()  # blocks for the next frame: waiting costs no CPU
+                self.tally.on_decode_cpu(time.thread_time() - cpu)
                 if not ok or image is None:
                     slot.fail("stream ended or read timed out")
                     return
                 self.tally.on_captured(1)
-                slot.put(Captured(image, dt.datetime.now(dt.UTC)))
+                now = dt.datetime.now(dt.UTC)
+                slot.put(Captured(None, now, image.tobytes()) if raw_jpeg else Captured(image, now))
         except Exception as exc:  # noqa: BLE001 - any decoder failure is a source failure
             slot.fail(f"read error: {type(exc).__name__}")
         finally:
@@ -345,7 +370,9 @@ class FolderSource:
             self.tally.on_captured(1)
             if not self._sampler.offer(still.capture_s):
                 continue
+            cpu = time.thread_time()
             image = cv2.imread(str(self.path / still.name), cv2.IMREAD_COLOR)
+            self.tally.on_decode_cpu(time.thread_time() - cpu)
             if image is None:
                 log.warning("skipping an image that cannot be decoded", extra={"file": still.name})
                 self.tally.on_bad_input(still.name)

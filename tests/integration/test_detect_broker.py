@@ -40,6 +40,11 @@ def dropped_stale() -> float:
     return REGISTRY.get_sample_value("storesight_detect_frames_dropped_total", {"reason": "stale"}) or 0.0
 
 
+def stage_cpu() -> dict[str, float]:
+    return {stage: REGISTRY.get_sample_value("storesight_detect_cpu_seconds_total", {"stage": stage}) or 0.0
+            for stage in ("decode", "model", "track", "publish")}
+
+
 def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     suffix = uuid.uuid4().hex[:8]
     frames_topic = Topic(f"test-detect-frames-{suffix}", Frame, partitions=2, retention_ms=60_000,
@@ -74,12 +79,16 @@ def test_intel_clip_through_the_broker(broker, kafka_settings, intel_clip):
     loop = DetectLoop(settings, kafka_settings, {camera}, frames_topic=frames_topic,
                       detections_topic=detections_topic, group=f"test-detect-{suffix}")
     deadline = time.monotonic() + 240  # ~15 s on an idle 2-core machine
+    cpu_before = stage_cpu()
     try:
         while loop.published < len(sent) and time.monotonic() < deadline:
             loop.step()
     finally:
         loop.close()
     assert loop.published == len(sent)
+    # Every stage's CPU is counted, and the model is most of it (bench.pipeline reads these).
+    cpu = {stage: seconds - cpu_before[stage] for stage, seconds in stage_cpu().items()}
+    assert min(cpu.values()) > 0 and cpu["model"] > 10 * (cpu["decode"] + cpu["track"] + cpu["publish"]), cpu
     assert loop.dropped == 3
     # The model file, and the precision where it is not the file's FP32 (BF16 on a CPU that has it).
     precision = loop.detector.backend.precision

@@ -14,6 +14,7 @@ import pytest
 from storesight.broker import free_port
 from tests.integration.ingest.helpers import DOWN, UP, RunningIngest, capture_dt, make_config
 from tests.support.camera_servers import gstreamer_rtsp_available, mjpeg_server, rtsp_server
+from tests.support.mjpeg_server import load_jpegs
 
 RESUME_WITHIN_S = 5.0
 
@@ -68,6 +69,10 @@ def test_mjpeg_camera_down_then_up_when_server_dies_and_returns(broker, intel_cl
     try:
         with RunningIngest(config, ["cam-mjpeg"], "mjpeg") as ingest:
             assert_kill_and_restart(ingest, "cam-mjpeg", server.kill, server.start)
+            # The camera's JPEGs (384 wide, within max_width) are sent as the camera made them:
+            # read undecoded, never decoded or re-encoded.
+            served = set(load_jpegs(str(intel_clip)))
+            assert all(s.value.jpeg in served for s in ingest.collector.frames_of("cam-mjpeg"))
     finally:
         server.kill()
 
