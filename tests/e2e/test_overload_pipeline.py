@@ -142,6 +142,9 @@ def test_the_detector_shed_load_evenly_and_reported_its_rate(run):
     long_gaps = sum(1 for g in gaps if g > run["config"].pipeline.detect.track_memory_s)
     assert reported_gaps == long_gaps <= 0.01 * len(gaps), (reported_gaps, long_gaps, max(gaps))
     rates = [m.effective_fps for m in messages if seconds(m.capture_time) - times[0] > 15]
+    print(f"detector: {len(messages)} frames run, {c['detect_skipped']:.0f} skipped, effective rate median "
+          f"{statistics.median(rates):.2f} frames/s, gaps median {statistics.median(gaps):.2f} s, "
+          f"max {max(gaps):.2f} s, {long_gaps} longer than the track memory")
     assert 1.0 <= statistics.median(rates) <= CAPACITY_FPS + 0.2
     assert abs(statistics.median(rates) - 1 / statistics.median(gaps)) < 0.5
 
