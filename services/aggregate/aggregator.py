@@ -176,7 +176,7 @@ class Aggregator:
         if ended:
             self._book(model, cam, ended)
         if sides is not None:
-            observe, move, line_ids = cam.crossings.observe, cam.crossings.move, model.line_ids
+            observe, move = cam.crossings.observe, cam.crossings.move
             for k, track_id in accepted:
                 move(track_id, t, frame.feet[k])  # a teleport splits the track's crossings
                 for ln, side in enumerate(sides[k]):
@@ -184,17 +184,24 @@ class Aggregator:
                         continue  # in the debounce band or beside the segment
                     crossed = observe(ln, track_id, side)
                     if crossed is not None:
-                        win.lines.count(ln, crossed)
-                        totals = self.state.line_totals.setdefault((model.store_id, line_ids[ln]), [0, 0])
-                        totals[0 if crossed == ENTRY else 1] += 1
+                        self._count_crossing(model, win, ln, crossed)
+
+    def _count_crossing(self, model: CameraModel, win: Window, line: int, crossed: str) -> None:
+        win.lines.count(line, crossed)
+        totals = self.state.line_totals.setdefault((model.store_id, model.line_ids[line]), [0, 0])
+        totals[0 if crossed == ENTRY else 1] += 1
 
     def _book(self, model: CameraModel, cam: CameraState, ended: list[tuple[int, Visit]]) -> None:
         """Ended visits go to the window of their end (the oldest open one if that has closed)."""
         view = len(model.zone_ids)
         for slot, visit in ended:
-            self._window(model, cam, visit.end_s, late_ok=True).visits.book(slot, visit)
-            if slot == view:  # the track ended
-                cam.crossings.forget(visit.track_id)
+            win = self._window(model, cam, visit.end_s, late_ok=True)
+            win.visits.book(slot, visit)
+            if slot == view:  # the track ended: on the side of each line where it was last seen
+                last = cam.crossings.last_position(visit.track_id) if model.line_ids else None
+                sides = model.lines.sides([last], 0.0)[0].tolist() if last is not None else []
+                for line, crossed in cam.crossings.finish(visit.track_id, sides):
+                    self._count_crossing(model, win, line, crossed)
             if self.on_visit is not None:
                 self.on_visit(visit)
 

@@ -15,10 +15,18 @@ the line: a point in the band says nothing. The rule:
    "speed") is a teleport: the tracker's id jumped from one person to another. The track is
    split there: its confirmed sides are forgotten, as for a new person, so the jump itself is
    never a crossing, and the person behind the new half must then be seen crossing on its own.
+4. A track that ends (``finish``) is on the side of the line where it was last seen, band or
+   not: the band waits for more evidence, and an ended track gives none. A person walking out
+   of the picture across a line is last seen just past it when the detector runs few frames a
+   second (at 2 frames/s one step is ~0.15 of the width: the last foot point before the frame
+   edge can be anywhere in the band); at the camera rate they are seen beyond the band anyway.
+   Jitter on the line still counts at most once: the track is over.
 
 >>> counter = LineCrossings()
 >>> [counter.observe(0, 7, side) for side in (-1, -1, 1, 1, -1)]
 [None, None, 'entry', None, 'exit']
+>>> counter.observe(0, 8, 1), counter.finish(8, [-1])  # last seen in the band, beyond the line
+(None, [(0, 'exit')])
 >>> counter = LineCrossings(max_speed=1.0)
 >>> counter.move(8, 0.0, (0.5, 0.40)), counter.observe(0, 8, -1)
 (False, None)
@@ -89,6 +97,23 @@ class LineCrossings:
         if before is None or before == side:
             return None
         return ENTRY if side > 0 else EXIT
+
+    def finish(self, track: int, last_sides: list[int]) -> list[tuple[int, str]]:
+        """The track ended: (line, 'entry'/'exit') for each line whose confirmed side differs from
+        the side of its last position (``last_sides[line]``: +1 / -1 ignoring the band, 0 beside
+        the segment; see rule 4). Forgets the track."""
+        crossed = []
+        for line, side in enumerate(last_sides):
+            before = self.sides.get((line, track))
+            if side and before is not None and before != side:
+                crossed.append((line, ENTRY if side > 0 else EXIT))
+        self.forget(track)
+        return crossed
+
+    def last_position(self, track: int) -> tuple[float, float] | None:
+        """The track's last foot point given to ``move`` (None when it has none)."""
+        last = (self.last or {}).get(track)
+        return None if last is None else (last[1], last[2])
 
     def forget(self, track: int) -> None:
         self._forget_sides(track)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from storesight.contracts import seconds
 from storesight.kafka_clients import client_kwargs
 from storesight.topics import BY_NAME, DETECTIONS, FRAMES, ZONE_STATS
 from tools.stack import LocalStack
@@ -67,6 +68,24 @@ def wait_until_drained(stack: LocalStack, cameras: Iterable[str], timeout_s: flo
         time.sleep(FRAMES_DONE_POLL_S)
     tails = "\n".join(f"--- {n}\n{p.log_tail(8)}" for n, p in stack.processes.items())
     raise AssertionError(f"pipeline not drained after {timeout_s:.0f} s: {last}\n{tails}")
+
+
+def wait_until_closed(bootstrap: str, zone_id: str, start_s: float, timeout_s: float) -> list:
+    """The closed (not live) ZoneStats read back once the aggregate has closed a window of ``zone_id``
+    starting at or after ``start_s`` (capture time, s). A drained pipeline has aggregated every
+    frame, but a visit still open when the clip ended is only booked once the watermark has moved
+    past its track's end (health reports keep moving it), and its window closes later still."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        stats = [s for s in decode_all(read_topics(bootstrap, [ZONE_STATS.name])[ZONE_STATS.name], ZONE_STATS.name)
+                 if not s.live]
+        if any(s.zone_id == zone_id and seconds(s.window_start) >= start_s for s in stats):
+            return stats
+        if time.monotonic() > deadline:
+            ends = max((seconds(s.window_start) for s in stats if s.zone_id == zone_id), default=None)
+            raise AssertionError(f"no closed window of {zone_id} from {start_s:.1f} s after {timeout_s:.0f} s "
+                                 f"(latest starts at {ends})")
+        time.sleep(FRAMES_DONE_POLL_S)
 
 
 def read_topics(bootstrap: str, names: Iterable[str], idle_s: float = 2.0) -> dict[str, list]:

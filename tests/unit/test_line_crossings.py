@@ -165,3 +165,67 @@ def test_the_aggregator_counts_door_scenarios_exactly():
     agg.process(records)
     agg.flush()
     assert agg.state.line_totals[("s1", "door")] == [2, 1]
+
+
+def ended(path, fps):
+    """Events of one track walking ``path``, then what ``finish`` adds when the track ends there."""
+    found, crossings = events(path, fps)
+    x, d = path[-1]
+    last = crossings.last_position(1)
+    assert last == (x, 0.5 + d)
+    at_end = crossings.finish(1, DOOR.sides(np.array([last]), 0.0)[0].tolist())
+    return found, [crossed for _, crossed in at_end], crossings
+
+
+def test_a_track_that_ends_in_the_band_just_past_the_line_crossed_it():
+    # Walking out at 2 frames/s: the last foot point before the person leaves the picture is
+    # 0.01 past the line, inside the 0.02 band: no frame saw them beyond it.
+    found, at_end, crossings = ended([(0.5, 0.4), (0.5, 0.2), (0.5, -0.01)], fps=2)
+    assert found == [] and at_end == ["exit"]
+    assert not crossings.sides and 1 not in crossings.last  # the track is forgotten
+
+
+def test_a_track_that_ends_in_the_band_before_the_line_did_not_cross_it():
+    # The other side of the rule's boundary: last seen 0.01 before the line.
+    found, at_end, _ = ended([(0.5, 0.4), (0.5, 0.2), (0.5, 0.01)], fps=2)
+    assert found == [] and at_end == []
+
+
+def test_a_crossing_seen_beyond_the_band_is_not_counted_again_when_the_track_ends():
+    found, at_end, _ = ended([(0.5, 0.4), (0.5, -0.05), (0.5, -0.01)], fps=2)
+    assert found == ["exit"] and at_end == []
+
+
+def test_a_track_never_seen_beyond_the_band_counts_nothing_when_it_ends():
+    # Standing on the line (jitter in the band) and then lost: nobody was seen crossing.
+    found, at_end, _ = ended([(0.5, 0.01), (0.5, -0.01), (0.5, 0.005), (0.5, -0.015)], fps=10)
+    assert found == [] and at_end == []
+
+
+def test_a_track_that_ends_beside_the_segment_counts_nothing():
+    short = LineSet([((0.0, 0.5), (0.4, 0.5), (0.2, 1.0))])
+    crossings = counter()
+    for t, y in ((0.0, 0.8), (0.5, 0.6)):
+        crossings.move(1, t, (0.3, y))
+        crossings.observe(0, 1, int(short.sides(np.array([[0.3, y]]), DEBOUNCE)[0, 0]))
+    crossings.move(1, 1.0, (0.6, 0.49))  # past the line's height, but beyond its end
+    assert crossings.finish(1, short.sides(np.array([[0.6, 0.49]]), 0.0)[0].tolist()) == []
+
+
+def test_the_aggregator_counts_a_walk_out_at_two_frames_a_second_as_at_ten():
+    """The person's last frame before the picture's edge is in the band past the line at 2 fps;
+    at 10 fps a frame sees them beyond it. One exit either way, booked when the track ends."""
+    from services.aggregate.aggregator import Aggregator
+    from services.aggregate.records import FrameRecord, WindowStats
+    from tests.unit.test_aggregate_core import make_config
+
+    door = [{"id": "door", "a": [0.0, 0.5], "b": [1.0, 0.5], "in_point": [0.5, 0.9]}]
+    for fps in (2, 10):
+        agg = Aggregator(make_config(lines=door, window_s=60, track_gone_s=2.0))
+        # Walks from y 0.9 up to 0.47 at 0.205/s (t = 0 .. 2.1), then out of the picture: the
+        # 2 fps frames see 0.49 last (in the band), the 10 fps ones 0.4695 (beyond it).
+        records = [FrameRecord.of("cam-a", k / fps, [(1, 0.5, 0.9 - 0.205 * k / fps)] if k / fps <= 2.1 else [])
+                   for k in range(10 * fps)]
+        out = agg.process(records) + agg.flush()
+        assert agg.state.line_totals[("s1", "door")] == [0, 1], fps
+        assert sum(o.exits or 0 for o in out if isinstance(o, WindowStats) and o.zone_id == "line:door") == 1
