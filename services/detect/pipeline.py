@@ -72,15 +72,18 @@ class Detector:
     """A backend plus per-camera trackers. Not thread-safe: one caller at a time."""
 
     def __init__(self, settings: DetectSettings, backend: Backend | None = None,
-                 ignore_regions: dict[str, list[Polygon]] | None = None):
+                 ignore_regions: dict[str, list[Polygon]] | None = None,
+                 input_sizes: dict[str, int] | None = None):
         self.settings = settings
         self.ignore_regions = ignore_regions or {}
+        # Cameras with their own model input size (Camera.detect_input_size); others: settings.input_size.
+        self.input_sizes = input_sizes or {}
         # The backend keeps weak candidates too: they help recognise static fixtures (whose
         # confidence wanders); the tracker (OC-SORT) uses only those >= ``confidence``.
         self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
                                                settings.input_size, settings.track_low_confidence,
                                                settings.iou, settings.max_batch, settings.tensorrt,
-                                               settings.precision, settings.int8_model_path)
+                                               settings.precision, settings.int8_model_path, settings.input_fit)
         self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
         self.fixtures: dict[str, StaticFixtures] = {}
 
@@ -91,7 +94,11 @@ class Detector:
     def process(self, cameras: list[str], images: list[np.ndarray],
                 times: list[float]) -> tuple[list[list[Person]], float]:
         """Detect and track; ``times`` are capture times in seconds. Returns per-image people and seconds."""
-        boxes, spent = self.backend.detect(images)
+        if self.input_sizes:
+            sizes = [self.input_sizes.get(camera, self.settings.input_size) for camera in cameras]
+            boxes, spent = self.backend.detect(images, sizes)
+        else:
+            boxes, spent = self.backend.detect(images)
         results = []
         for camera, image, now, people in zip(cameras, images, times, boxes, strict=True):
             height, width = image.shape[:2]
@@ -125,9 +132,13 @@ def normalise(people: np.ndarray, width: int, height: int) -> np.ndarray:
 def detect_video(path: str | Path, settings: DetectSettings, every: int = 1,
                  start_time: dt.datetime = EPOCH, camera_id: str = "file",
                  detector: Detector | None = None,
-                 ignore_regions: list[Polygon] | None = None) -> Iterator[FrameResult]:
-    """Run detector + tracker over a video file, batch by batch, yielding one result per processed frame."""
-    detector = detector or Detector(settings, ignore_regions={camera_id: ignore_regions or []})
+                 ignore_regions: list[Polygon] | None = None,
+                 input_size: int | None = None) -> Iterator[FrameResult]:
+    """Run detector + tracker over a video file, batch by batch, yielding one result per processed frame.
+
+    ``input_size``: the camera's own model input size (default ``settings.input_size``)."""
+    detector = detector or Detector(settings, ignore_regions={camera_id: ignore_regions or []},
+                                    input_sizes={camera_id: input_size} if input_size else None)
     pending: list[tuple[int, float, np.ndarray]] = []
 
     def flush() -> Iterator[FrameResult]:

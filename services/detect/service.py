@@ -232,7 +232,8 @@ def run(config: Config, runner: ServiceRunner, group: str = GROUP) -> None:
     """Run until SIGTERM: finish the batch in hand, commit, close."""
     cameras = {camera.id for _, camera in config.cameras()}
     ignore = {camera.id: camera.ignore_regions for _, camera in config.cameras() if camera.ignore_regions}
-    detector = Detector(config.pipeline.detect, ignore_regions=ignore)
+    sizes = {camera.id: camera.detect_input_size for _, camera in config.cameras() if camera.detect_input_size}
+    detector = Detector(config.pipeline.detect, ignore_regions=ignore, input_sizes=sizes)
     backend = detector.backend
     BACKEND_INFO.labels(backend.name, backend.device, backend.provider, backend.precision).set(1)
     loop = DetectLoop(config.pipeline.detect, config.pipeline.kafka, cameras, group=group, detector=detector,

@@ -1,0 +1,173 @@
+"""Detector input size: cost and accuracy of 640x640 vs the frame's own aspect vs larger inputs.
+
+Speed (``--speed``): one OpenVINO backend per fit (square / frame) on frames of every clip;
+every variant runs the same frames, variants alternate round by round (A B C D, A B C D ...)
+so other processes' load hits them alike; median ms per frame per clip.
+
+Accuracy: per variant and clip, the clip's model outputs are recorded once (cached, as
+bench.accuracy does: OpenVINO at the default precision, every candidate >= 0.05) and replayed
+through the product's tracker (services/detect/tracker.py, service defaults, no ignore region):
+PETS09-S2L1 IDF1/MOTA at IoU 0.5 and 0.3, CAVIAR per-frame count MAE and IDF1, Intel exact %
+and tracks >= 1 s (6 visits), and the small labelled people (< 30 px tall in the frame) that a
+detection >= ``detect.confidence`` covers at IoU >= 0.3.
+
+``python -m bench.detect.input_size [--speed] [--rounds N] [--sizes frame:640,frame:960]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.accuracy.recorded import cached_recording
+from bench.tracking.__main__ import Clip, caviar, clip_fps, intel, pets, run
+from bench.tracking.candidates import DEFAULTS, ENTRIES
+from bench.tracking.mot import iou
+from services.detect.backends import OpenVinoBackend, people_in_image, resolve_model
+from services.detect.letterbox import input_shape
+from storesight.video import every_nth_frame
+
+SMALL_PX = 30  # a labelled person shorter than this (frame pixels) is "small, far away"
+ADOPTED = ENTRIES[1]  # the product's tracker with the product's settings
+
+
+@dataclass(frozen=True)
+class Variant:
+    fit: str
+    size: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.fit} {self.size}"
+
+    def settings(self):
+        return DEFAULTS.model_copy(update={"input_fit": self.fit, "input_size": self.size})
+
+
+def parse_variants(text: str) -> list[Variant]:
+    out = []
+    for item in text.split(","):
+        fit, size = item.split(":")
+        out.append(Variant(fit, int(size)))
+    return out
+
+
+def clips(pets_every: int, names: str = "pets,caviar,intel") -> list[Clip]:
+    out = []
+    for name in names.split(","):
+        clip = {"pets": pets, "caviar": caviar, "intel": intel}[name]()
+        if name == "pets":
+            clip.every = pets_every
+        out.append(clip)
+    return out
+
+
+def boxes(clip: Clip, variant: Variant) -> list[tuple[int, np.ndarray, int, int]]:
+    """(frame, (N, 5) pixel boxes >= the low confidence after NMS, width, height) from the recording."""
+    out = []
+    for index, output, placement in cached_recording(clip.video, clip.every, settings=variant.settings()):
+        people = people_in_image(output, placement, DEFAULTS.track_low_confidence, DEFAULTS.iou)
+        out.append((index, people, placement.width, placement.height))
+    return out
+
+
+def small_found(clip: Clip, frames) -> tuple[int, int]:
+    """(small labelled people covered by a confident detection at IoU >= 0.3, small labelled people)."""
+    if clip.truth_boxes is None:
+        return 0, 0
+    found = total = 0
+    for index, dets, _, _ in frames:
+        truth = clip.truth_boxes.get(index)
+        if truth is None or len(truth.boxes) == 0:
+            continue
+        small = truth.boxes[(truth.boxes[:, 3] - truth.boxes[:, 1]) < SMALL_PX]
+        total += len(small)
+        confident = dets[dets[:, 4] >= DEFAULTS.confidence, :4]
+        if len(small) and len(confident):
+            found += int((iou(small, confident).max(axis=1) >= 0.3).sum())
+    return found, total
+
+
+def accuracy(variants: list[Variant], pets_every: int, names: str) -> list[str]:
+    lines = ["| clip | input (fit, long side) | model input | IDF1 @0.5 | MOTA @0.5 | IDF1 @0.3 | MOTA @0.3 "
+             "| count MAE | count exact | tracks >= 1 s | small (< 30 px) people found |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for clip in clips(pets_every, names):
+        fps = clip_fps(clip.video)
+        for variant in variants:
+            started = time.monotonic()
+            frames = boxes(clip, variant)
+            row = run(ADOPTED, clip, frames, fps)
+            found, total = small_found(clip, frames)
+            width, height = frames[0][2], frames[0][3]
+            shape = "x".join(map(str, input_shape(width, height, variant.size, variant.fit)))
+            cells = []
+            for th in (0.5, 0.3):
+                m = row.mot[th]
+                cells += ["-", "-"] if m is None else [f"{m.idf1:.3f}", f"{m.mota:.3f}"]
+            small = f"{found} of {total} ({found / total:.0%})" if total else "-"
+            lines.append(f"| {clip.name} | {variant.name} | {shape} | {' | '.join(cells)} | {row.mae:.3f} | "
+                         f"{row.exact:.1%} | {row.distinct} | {small} |")
+            print(lines[-1], f"({time.monotonic() - started:.0f} s)", flush=True)
+    return lines
+
+
+def speed(variants: list[Variant], rounds: int, per_clip: int) -> list[str]:
+    model = resolve_model("openvino", None)
+    backends = {fit: OpenVinoBackend(model, 640, DEFAULTS.track_low_confidence, DEFAULTS.iou, fit=fit)
+                for fit in {v.fit for v in variants}}
+    sets = {}
+    for clip in clips(1):
+        every = max(1, 200 // per_clip)
+        sets[clip.name] = [image for _, _, image in every_nth_frame(clip.video, every)][:per_clip]
+    times: dict[tuple[str, str], list[float]] = {}
+    for images in sets.values():  # warm-up: every shape once
+        for v in variants:
+            backends[v.fit].detect(images[:1], [v.size])
+    for r in range(rounds):
+        order = variants[r % len(variants):] + variants[:r % len(variants)]
+        for name, images in sets.items():
+            for v in order:
+                started = time.perf_counter()
+                backends[v.fit].detect(images, [v.size] * len(images))
+                times.setdefault((name, v.name), []).append((time.perf_counter() - started) * 1000 / len(images))
+    lines = ["| clip | input (fit, long side) | model input | ms per frame (median of rounds) | vs square 640 |",
+             "|---|---|---|---|---|"]
+    for name, images in sets.items():
+        base = statistics.median(times.get((name, "square 640"), [float("nan")]))
+        height, width = images[0].shape[:2]
+        for v in variants:
+            ms = statistics.median(times[(name, v.name)])
+            shape = "x".join(map(str, input_shape(width, height, v.size, v.fit)))
+            lines.append(f"| {name} | {v.name} | {shape} | {ms:.1f} | {ms / base:.2f}x |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--speed", action="store_true", help="time the variants instead of scoring them")
+    parser.add_argument("--sizes", default="square:640,frame:640,frame:960,frame:1280",
+                        help="comma-separated fit:long-side variants")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--frames", type=int, default=4, help="--speed: frames per clip per round")
+    parser.add_argument("--clips", default="pets,caviar,intel", help="comma-separated, of pets, caviar, intel")
+    parser.add_argument("--pets-every", type=int, default=2,
+                        help="PETS09: every N-th frame (default 2: 5 fps, the cameras' default rate)")
+    args = parser.parse_args()
+    variants = parse_variants(args.sizes)
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    started = time.monotonic()
+    lines = speed(variants, args.rounds, args.frames) if args.speed else accuracy(variants, args.pets_every, args.clips)
+    print("\n".join(lines))
+    print(f"({time.monotonic() - started:.0f} s; load average before: {' '.join(load)}; "
+          f"{Path('/proc/cpuinfo').read_text().count('processor')} CPUs)")
+
+
+if __name__ == "__main__":
+    main()
