@@ -1,12 +1,13 @@
 """Detector input size: cost and accuracy of 640x640 vs the frame's own aspect vs larger inputs.
 
-Speed (``--speed``): one OpenVINO backend per fit (square / frame) on frames of every clip;
+Speed (``--speed``): one OpenVINO backend (FP32 here) on frames of every clip;
 every variant runs the same frames, variants alternate round by round (A B C D, A B C D ...)
 so other processes' load hits them alike; median ms per frame per clip.
 
 Accuracy: per variant and clip, the clip's model outputs are recorded once (cached, as
 bench.accuracy does: OpenVINO at the default precision, every candidate >= 0.05) and replayed
-through the product's tracker (services/detect/tracker.py, service defaults, no ignore region):
+through the product's tracker (services/detect/tracker.py, service defaults), without and with
+the ignore regions ``storesight calibrate`` proposes from the same boxes (static figures):
 PETS09-S2L1 IDF1/MOTA at IoU 0.5 and 0.3, CAVIAR per-frame count MAE and IDF1, Intel exact %
 and tracks >= 1 s (6 visits), and the small labelled people (< 30 px tall in the frame) that a
 detection >= ``detect.confidence`` covers at IoU >= 0.3.
@@ -24,13 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.accuracy.groundtruth import mot_boxes
 from bench.accuracy.recorded import cached_recording
-from bench.tracking.__main__ import Clip, caviar, clip_fps, intel, pets, run
+from bench.tracking.__main__ import Clip, calibrated_regions, caviar, clip_fps, intel, run, without_regions
 from bench.tracking.candidates import DEFAULTS, ENTRIES
 from bench.tracking.mot import iou
 from services.detect.backends import OpenVinoBackend, people_in_image, resolve_model
-from services.detect.letterbox import input_shape
+from services.detect.letterbox import InputSize, input_shape
 from storesight.video import every_nth_frame
+from tests.support.servers import PETS_DIR
 
 SMALL_PX = 30  # a labelled person shorter than this (frame pixels) is "small, far away"
 ADOPTED = ENTRIES[1]  # the product's tracker with the product's settings
@@ -57,14 +60,16 @@ def parse_variants(text: str) -> list[Variant]:
     return out
 
 
+def pets_clip(every: int) -> Clip:
+    """PETS09-S2L1 as bench.tracking scores it, without recording every frame to learn the frame count."""
+    video = PETS_DIR / "vtest.avi"
+    truth = mot_boxes(PETS_DIR / "gt.txt", sum(1 for _ in every_nth_frame(video, 1)))
+    return Clip("PETS09-S2L1", video, every, truth, {i: len(f.ids) for i, f in truth.items() if i % every == 0})
+
+
 def clips(pets_every: int, names: str = "pets,caviar,intel") -> list[Clip]:
-    out = []
-    for name in names.split(","):
-        clip = {"pets": pets, "caviar": caviar, "intel": intel}[name]()
-        if name == "pets":
-            clip.every = pets_every
-        out.append(clip)
-    return out
+    makers = {"pets": lambda: pets_clip(pets_every), "caviar": caviar, "intel": intel}
+    return [makers[name]() for name in names.split(",")]
 
 
 def boxes(clip: Clip, variant: Variant) -> list[tuple[int, np.ndarray, int, int]]:
@@ -102,25 +107,28 @@ def accuracy(variants: list[Variant], pets_every: int, names: str) -> list[str]:
         for variant in variants:
             started = time.monotonic()
             frames = boxes(clip, variant)
-            row = run(ADOPTED, clip, frames, fps)
             found, total = small_found(clip, frames)
             width, height = frames[0][2], frames[0][3]
             shape = "x".join(map(str, input_shape(width, height, variant.size, variant.fit)))
-            cells = []
-            for th in (0.5, 0.3):
-                m = row.mot[th]
-                cells += ["-", "-"] if m is None else [f"{m.idf1:.3f}", f"{m.mota:.3f}"]
             small = f"{found} of {total} ({found / total:.0%})" if total else "-"
-            lines.append(f"| {clip.name} | {variant.name} | {shape} | {' | '.join(cells)} | {row.mae:.3f} | "
-                         f"{row.exact:.1%} | {row.distinct} | {small} |")
-            print(lines[-1], f"({time.monotonic() - started:.0f} s)", flush=True)
+            regions = calibrated_regions(frames, fps)
+            for name, replay in ((variant.name, frames),
+                                 (f"{variant.name} + calibrated regions ({len(regions)})",
+                                  without_regions(frames, regions))):
+                row = run(ADOPTED, clip, replay, fps)
+                cells = []
+                for th in (0.5, 0.3):
+                    m = row.mot[th]
+                    cells += ["-", "-"] if m is None else [f"{m.idf1:.3f}", f"{m.mota:.3f}"]
+                lines.append(f"| {clip.name} | {name} | {shape} | {' | '.join(cells)} | {row.mae:.3f} | "
+                             f"{row.exact:.1%} | {row.distinct} | {small} |")
+                print(lines[-1], f"({time.monotonic() - started:.0f} s)", flush=True)
     return lines
 
 
 def speed(variants: list[Variant], rounds: int, per_clip: int) -> list[str]:
     model = resolve_model("openvino", None)
-    backends = {fit: OpenVinoBackend(model, 640, DEFAULTS.track_low_confidence, DEFAULTS.iou, fit=fit)
-                for fit in {v.fit for v in variants}}
+    backend = OpenVinoBackend(model, 640, DEFAULTS.track_low_confidence, DEFAULTS.iou)
     sets = {}
     for clip in clips(1):
         every = max(1, 200 // per_clip)
@@ -128,14 +136,15 @@ def speed(variants: list[Variant], rounds: int, per_clip: int) -> list[str]:
     times: dict[tuple[str, str], list[float]] = {}
     for images in sets.values():  # warm-up: every shape once
         for v in variants:
-            backends[v.fit].detect(images[:1], [v.size])
+            backend.detect(images[:1], [InputSize(v.size, v.fit)])
     for r in range(rounds):
         order = variants[r % len(variants):] + variants[:r % len(variants)]
         for name, images in sets.items():
             for v in order:
                 started = time.perf_counter()
-                backends[v.fit].detect(images, [v.size] * len(images))
+                backend.detect(images, [InputSize(v.size, v.fit)] * len(images))
                 times.setdefault((name, v.name), []).append((time.perf_counter() - started) * 1000 / len(images))
+        print(f"round {r + 1} of {rounds} done", flush=True)
     lines = ["| clip | input (fit, long side) | model input | ms per frame (median of rounds) | vs square 640 |",
              "|---|---|---|---|---|"]
     for name, images in sets.items():

@@ -37,7 +37,7 @@ from typing import Protocol
 
 import numpy as np
 
-from services.detect.letterbox import Letterbox, group_by_shape, input_shape, letterbox
+from services.detect.letterbox import InputSize, Letterbox, group_by_shape, letterbox
 from services.detect.postprocess import detect_people
 from services.detect.yolo_head import Head, cut_head, decode_levels
 from storesight.startup import StartupError
@@ -62,11 +62,12 @@ class Backend(Protocol):
     provider: str  # e.g. CPUExecutionProvider, CUDAExecutionProvider, openvino CPU, torch cuda:0
     precision: str  # fp32, bf16, fp16, int8
 
-    def detect(self, images: list[np.ndarray], sizes: list[int] | None = None) -> tuple[list[np.ndarray], float]:
+    def detect(self, images: list[np.ndarray], sizes: list[InputSize] | None = None,
+               ) -> tuple[list[np.ndarray], float]:
         """Per image an (N, 5) array ``x1, y1, x2, y2, score`` in image pixels; plus seconds spent.
 
-        ``sizes``: per image the input's long side (a camera's own ``detect_input_size``);
-        default ``input_size``. A fixed-input model ignores it."""
+        ``sizes``: per image its camera's input (long side and fit); default the backend's
+        ``input_size`` and fit. A fixed-input model ignores it."""
         ...
 
 
@@ -140,13 +141,13 @@ class InputShapes:
                             extra={"model_input": fixed, "configured": input_size})
             input_size, fit = fixed, "square"
         self.head, self.input_size, self.fit, self.fixed = head, input_size, fit, fixed
-        input_shape(input_size, input_size, input_size, fit)  # a bad size or fit fails at start
+        self.default = InputSize(input_size, fit)
+        self.default.shape(input_size, input_size)  # a bad size or fit fails at start
 
-    def shapes(self, images: list[np.ndarray], sizes: list[int] | None) -> list[tuple[int, int]]:
+    def shapes(self, images: list[np.ndarray], sizes: list[InputSize] | None) -> list[tuple[int, int]]:
         if self.fixed is not None or sizes is None:
-            sizes = [self.input_size] * len(images)
-        return [input_shape(image.shape[1], image.shape[0], size, self.fit)
-                for image, size in zip(images, sizes, strict=True)]
+            sizes = [self.default] * len(images)
+        return [size.shape(image.shape[1], image.shape[0]) for image, size in zip(images, sizes, strict=True)]
 
     def output(self, outputs: list[np.ndarray], index: int, input_height: int, confidence: float) -> np.ndarray:
         """Image ``index``'s ``(4 + classes, anchors)`` output from the model's outputs for its batch."""
@@ -178,7 +179,7 @@ class OnnxBackend:
     name = "onnxruntime"
 
     def __init__(self, model_path: Path, input_size: int, confidence: float, iou: float,
-                 device: str = "cpu", threads: int | None = None, spin: bool = False, fit: str = "frame"):
+                 device: str = "cpu", threads: int | None = None, spin: bool = False, fit: str = "square"):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -212,7 +213,7 @@ class OnnxBackend:
         self.confidence, self.iou = confidence, iou
         self.model_name = model_path.name
 
-    def raw(self, images: list[np.ndarray], sizes: list[int] | None = None,
+    def raw(self, images: list[np.ndarray], sizes: list[InputSize] | None = None,
             ) -> tuple[list[np.ndarray], list[Letterbox], float]:
         """Per image the model's ``(4 + classes, anchors)`` candidates (with a cut graph only those
         >= ``confidence``), each image's placement, and the seconds spent (letterbox excluded)."""
@@ -233,7 +234,7 @@ class OnnxBackend:
                 outputs[i], placements[i] = output, box
         return outputs, placements, spent
 
-    def detect(self, images: list[np.ndarray], sizes: list[int] | None = None) -> tuple[list[np.ndarray], float]:
+    def detect(self, images: list[np.ndarray], sizes: list[InputSize] | None = None) -> tuple[list[np.ndarray], float]:
         outputs, placements, spent = self.raw(images, sizes)
         return [people_in_image(o, p, self.confidence, self.iou) for o, p in zip(outputs, placements, strict=True)], spent
 
@@ -283,7 +284,7 @@ class OpenVinoBackend:
     name = "openvino"
 
     def __init__(self, model_path: Path, input_size: int, confidence: float, iou: float,
-                 device: str = "cpu", precision: str = "auto", requests: int | None = None, fit: str = "frame"):
+                 device: str = "cpu", precision: str = "auto", requests: int | None = None, fit: str = "square"):
         import openvino as ov
 
         if device != "cpu":
@@ -316,7 +317,7 @@ class OpenVinoBackend:
         self.device, self.provider = "cpu", f"openvino {ov.get_version().split('-')[0]} CPU"
         self.model_name = model_path.name + ("" if self.precision == "fp32" else f" {self.precision}")
 
-    def _run(self, images: list[np.ndarray], sizes: list[int] | None, finish) -> float:
+    def _run(self, images: list[np.ndarray], sizes: list[InputSize] | None, finish) -> float:
         """Letterbox, submit and ``finish(index, output, placement)`` each image in order; wall seconds."""
         started = time.perf_counter()
         pending: deque = deque()
@@ -337,7 +338,7 @@ class OpenVinoBackend:
         outputs = [request.get_output_tensor(k).data for k in range(len(self.compiled.outputs))]
         finish(index, self.inputs.output(outputs, 0, input_height, self.confidence), placement)
 
-    def raw(self, images: list[np.ndarray], sizes: list[int] | None = None,
+    def raw(self, images: list[np.ndarray], sizes: list[InputSize] | None = None,
             ) -> tuple[list[np.ndarray], list[Letterbox], float]:
         """Per image the model's ``(4 + classes, anchors)`` candidates (with a cut graph only those
         >= ``confidence``), each image's placement, and seconds."""
@@ -349,7 +350,7 @@ class OpenVinoBackend:
 
         return outputs, placements, self._run(images, sizes, keep)
 
-    def detect(self, images: list[np.ndarray], sizes: list[int] | None = None) -> tuple[list[np.ndarray], float]:
+    def detect(self, images: list[np.ndarray], sizes: list[InputSize] | None = None) -> tuple[list[np.ndarray], float]:
         people: list = [None] * len(images)
 
         def decode(index: int, output: np.ndarray, placement: Letterbox) -> None:
@@ -370,7 +371,7 @@ class UltralyticsBackend:
 
     def __init__(self, model_path: Path, input_size: int, confidence: float, iou: float,
                  device: str = "cuda", half: bool = True, tensorrt: bool = False, max_batch: int = 64,
-                 fit: str = "frame"):
+                 fit: str = "square"):
         os.environ.setdefault("YOLO_OFFLINE", "1")
         try:
             import torch
@@ -412,7 +413,7 @@ class UltralyticsBackend:
             out = self.module(batch.half() if self.half else batch)
             return out[0] if isinstance(out, (list, tuple)) else out
 
-    def detect(self, images: list[np.ndarray], sizes: list[int] | None = None) -> tuple[list[np.ndarray], float]:
+    def detect(self, images: list[np.ndarray], sizes: list[InputSize] | None = None) -> tuple[list[np.ndarray], float]:
         if self.module is None:
             return self._detect_engine(images)
         people: list = [None] * len(images)
@@ -448,7 +449,7 @@ def cuda_available() -> bool:
 
 def load_backend(backend: str, device: str, model_path: str | None, input_size: int, confidence: float,
                  iou: float, max_batch: int = 8, tensorrt: bool = False, precision: str = "auto",
-                 int8_model_path: str | None = None, fit: str = "frame") -> Backend:
+                 int8_model_path: str | None = None, fit: str = "square") -> Backend:
     """Build the configured backend and log which model file, device, provider and precision it runs."""
     if precision not in ("auto", "fp32") and backend != "openvino":
         raise BackendUnavailable(f"detect.precision {precision} needs backend openvino ({backend} runs the "

@@ -13,13 +13,15 @@ def _settings(args: argparse.Namespace):
     settings = config.pipeline.detect if config else DetectSettings()
     overrides = {k: v for k, v in {"backend": args.backend, "device": args.device, "model_path": args.model,
                                    "max_batch": args.batch, "precision": args.precision}.items() if v is not None}
-    ignore, size = [], args.input_size
+    from services.detect.pipeline import camera_input
+
+    ignore, size, fit = [], args.input_size, args.input_fit
     if config is not None and args.camera != "file":
         camera = config.camera(args.camera)[1]
-        ignore, size = camera.ignore_regions, size or camera.detect_input_size
+        ignore, size, fit = camera.ignore_regions, size or camera.detect_input_size, fit or camera.detect_input_fit
     if size is not None:
         DetectSettings(input_size=size)  # the same validation as the config's (a multiple of 32)
-    return (settings.model_copy(update=overrides) if overrides else settings), ignore, size
+    return (settings.model_copy(update=overrides) if overrides else settings), ignore, camera_input(settings, size, fit)
 
 
 def with_env_overrides(config):
@@ -125,9 +127,11 @@ def register(sub) -> None:
     detect_file.add_argument("--start-time", help="capture time of frame 0, ISO 8601 (default 1970-01-01T00:00:00Z)")
     detect_file.add_argument("--camera", default="file",
                              help="camera id; with --config, that camera's ignore_regions and "
-                             "detect_input_size apply")
+                             "detect_input_size/_fit apply")
     detect_file.add_argument("--input-size", type=int,
-                             help="model input long side, a multiple of 32 (default: the camera's, else 640)")
+                             help="model input long side, a multiple of 32 (default: the camera's, else input_size)")
+    detect_file.add_argument("--input-fit", choices=["frame", "square"],
+                             help="model input of the frame's aspect or square (default: the camera's, else input_fit)")
     _add_model_options(detect_file)
     detect_file.set_defaults(func=_cmd_detect_file)
 

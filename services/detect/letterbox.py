@@ -65,6 +65,21 @@ def input_shape(width: int, height: int, size: int, fit: str = "frame") -> tuple
     return side(width), side(height)
 
 
+@dataclass(frozen=True)
+class InputSize:
+    """One camera's model input: long side ``size`` (a multiple of 32) and ``fit`` (frame or square).
+
+    >>> InputSize(960).shape(1920, 1080), InputSize(640, "square").shape(1920, 1080)
+    ((960, 544), (640, 640))
+    """
+
+    size: int
+    fit: str = "frame"
+
+    def shape(self, width: int, height: int) -> tuple[int, int]:
+        return input_shape(width, height, self.size, self.fit)
+
+
 def place(width: int, height: int, size: int, input_height: int | None = None) -> Letterbox:
     """Scale and centring padding that fit a width x height image into ``size`` x ``input_height``.
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from services.detect.backends import Backend, load_backend
 from services.detect.fixtures import FixtureSettings, StaticFixtures
+from services.detect.letterbox import InputSize
 from services.detect.person import Person
 from services.detect.regions import Polygon, drop_ignored
 from services.detect.tracker import CameraTrackers, TrackerSettings
@@ -73,11 +74,12 @@ class Detector:
 
     def __init__(self, settings: DetectSettings, backend: Backend | None = None,
                  ignore_regions: dict[str, list[Polygon]] | None = None,
-                 input_sizes: dict[str, int] | None = None):
+                 input_sizes: dict[str, InputSize] | None = None):
         self.settings = settings
         self.ignore_regions = ignore_regions or {}
-        # Cameras with their own model input size (Camera.detect_input_size); others: settings.input_size.
+        # Cameras with their own model input (Camera.detect_input_size/_fit); others: the settings'.
         self.input_sizes = input_sizes or {}
+        self.default_input = InputSize(settings.input_size, settings.input_fit)
         # The backend keeps weak candidates too: they help recognise static fixtures (whose
         # confidence wanders); the tracker (OC-SORT) uses only those >= ``confidence``.
         self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
@@ -95,7 +97,7 @@ class Detector:
                 times: list[float]) -> tuple[list[list[Person]], float]:
         """Detect and track; ``times`` are capture times in seconds. Returns per-image people and seconds."""
         if self.input_sizes:
-            sizes = [self.input_sizes.get(camera, self.settings.input_size) for camera in cameras]
+            sizes = [self.input_sizes.get(camera, self.default_input) for camera in cameras]
             boxes, spent = self.backend.detect(images, sizes)
         else:
             boxes, spent = self.backend.detect(images)
@@ -119,6 +121,13 @@ class Detector:
         return fixtures
 
 
+def camera_input(settings: DetectSettings, size: int | None, fit: str | None) -> InputSize | None:
+    """A camera's own model input where it sets a size or fit (the rest from ``settings``), else None."""
+    if size is None and fit is None:
+        return None
+    return InputSize(size or settings.input_size, fit or settings.input_fit)
+
+
 def normalise(people: np.ndarray, width: int, height: int) -> np.ndarray:
     """Pixel xyxy+score rows -> the same rows with coordinates divided by the image size."""
     out = people.astype(np.float32, copy=True)
@@ -133,10 +142,10 @@ def detect_video(path: str | Path, settings: DetectSettings, every: int = 1,
                  start_time: dt.datetime = EPOCH, camera_id: str = "file",
                  detector: Detector | None = None,
                  ignore_regions: list[Polygon] | None = None,
-                 input_size: int | None = None) -> Iterator[FrameResult]:
+                 input_size: InputSize | None = None) -> Iterator[FrameResult]:
     """Run detector + tracker over a video file, batch by batch, yielding one result per processed frame.
 
-    ``input_size``: the camera's own model input size (default ``settings.input_size``)."""
+    ``input_size``: the camera's own model input (default ``settings.input_size``/``input_fit``)."""
     detector = detector or Detector(settings, ignore_regions={camera_id: ignore_regions or []},
                                     input_sizes={camera_id: input_size} if input_size else None)
     pending: list[tuple[int, float, np.ndarray]] = []

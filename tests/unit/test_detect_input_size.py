@@ -9,8 +9,15 @@ import pytest
 import yaml
 
 from services.detect.backends import OnnxBackend, network, resolve_model
-from services.detect.letterbox import group_by_shape, input_shape, letterbox, letterbox_batch, place
-from services.detect.pipeline import Detector
+from services.detect.letterbox import (
+    InputSize,
+    group_by_shape,
+    input_shape,
+    letterbox,
+    letterbox_batch,
+    place,
+)
+from services.detect.pipeline import Detector, camera_input
 from services.detect.postprocess import iou_matrix
 from services.detect.yolo_head import cut_head, decode_levels
 from storesight.config import ConfigError, DetectSettings, parse_config
@@ -64,7 +71,7 @@ def test_cut_graph_and_numpy_decode_equal_the_shipped_graph_at_640(frames, model
 def test_frame_shaped_input_finds_the_same_people_as_the_square_one(frames, model, square):
     """Same scale, less grey padding: the same people (IoU >= 0.5; most boxes >= 0.9: where people
     overlap, NMS may keep a slightly different box of the same person)."""
-    fitted = OnnxBackend(model, 640, 0.35, 0.5)
+    fitted = OnnxBackend(model, 640, 0.35, 0.5, fit="frame")
     assert (square.inputs.fit, fitted.inputs.fit) == ("square", "frame")
     expected, _ = square.detect(frames)
     got, _ = fitted.detect(frames)
@@ -78,7 +85,7 @@ def test_frame_shaped_input_finds_the_same_people_as_the_square_one(frames, mode
             close += int((iou.max(axis=1) >= 0.9).sum())
     assert close >= 0.8 * sum(len(e) for e in expected)
     # A larger input for one image of the batch: boxes still in that image's own pixels.
-    (small, large), _ = fitted.detect(frames[2:] * 2, [640, 960])
+    (small, large), _ = fitted.detect(frames[2:] * 2, [InputSize(640), InputSize(960)])
     assert len(large) >= len(small) and large[:, [2, 3]].max() <= 768 and large[:, [0, 1]].min() >= 0
 
 
@@ -131,10 +138,13 @@ class _SizesSeen:
 
 def test_each_camera_gets_its_own_input_size():
     backend = _SizesSeen()
-    detector = Detector(DetectSettings(input_size=512), backend=backend, input_sizes={"far": 1280})
+    settings = DetectSettings(input_size=512, input_fit="square")
+    far = camera_input(settings, 1280, "frame")
+    assert camera_input(settings, None, None) is None and camera_input(settings, 960, None) == InputSize(960, "square")
+    detector = Detector(settings, backend=backend, input_sizes={"far": far})
     image = np.zeros((1080, 1920, 3), np.uint8)
     detector.process(["near", "far"], [image, image], [0.0, 0.0])
-    assert backend.sizes == [[512, 1280]]
+    assert backend.sizes == [[InputSize(512, "square"), InputSize(1280, "frame")]]
 
 
 CONFIG = """
