@@ -19,9 +19,18 @@ def _settings(args: argparse.Namespace):
     if config is not None and args.camera != "file":
         camera = config.camera(args.camera)[1]
         ignore, size, fit = camera.ignore_regions, size or camera.detect_input_size, fit or camera.detect_input_fit
-    if size is not None:
-        DetectSettings(input_size=size)  # the same validation as the config's (a multiple of 32)
     return (settings.model_copy(update=overrides) if overrides else settings), ignore, camera_input(settings, size, fit)
+
+
+def _input_size(text: str) -> int:
+    """--input-size: validated as the config's ``input_size`` is (a multiple of 32, 160..1920)."""
+    from storesight.config import DetectSettings
+
+    try:
+        return DetectSettings(input_size=int(text)).input_size
+    except ValueError as error:  # pydantic's ValidationError is one
+        message = error.errors()[0]["msg"] if hasattr(error, "errors") else str(error)
+        raise argparse.ArgumentTypeError(f"{text}: {message}") from None
 
 
 def with_env_overrides(config):
@@ -128,7 +137,7 @@ def register(sub) -> None:
     detect_file.add_argument("--camera", default="file",
                              help="camera id; with --config, that camera's ignore_regions and "
                              "detect_input_size/_fit apply")
-    detect_file.add_argument("--input-size", type=int,
+    detect_file.add_argument("--input-size", type=_input_size,
                              help="model input long side, a multiple of 32 (default: the camera's, else input_size)")
     detect_file.add_argument("--input-fit", choices=["frame", "square"],
                              help="model input of the frame's aspect or square (default: the camera's, else input_fit)")

@@ -183,3 +183,12 @@ def test_the_cut_model_is_cached_on_disk_or_kept_in_memory(tmp_path, monkeypatch
     backends.load_network.cache_clear()
     assert network(model) == written  # read back from the file, not cut again
     backends.load_network.cache_clear()
+
+
+def test_detect_file_rejects_an_input_size_not_a_multiple_of_32(capsys):
+    from tools.cli import build_parser
+
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args(["detect-file", "x.mp4", "--input-size", "1000"])
+    assert stop.value.code == 2 and "--input-size: 1000: Input should be a multiple of 32" in capsys.readouterr().err
+    assert build_parser().parse_args(["detect-file", "x.mp4", "--input-size", "960"]).input_size == 960
