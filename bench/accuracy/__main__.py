@@ -177,7 +177,7 @@ def write_report(rows, runtime_rows, caviar_people: int, args: argparse.Namespac
     print(f"wrote {OUT}")
 
 
-KEEP = ("Trackers on the same detector boxes",)
+KEEP = ("Detector input size", "Trackers on the same detector boxes")
 
 NOTES = [
     "## CAVIAR, step by step",

@@ -1,6 +1,7 @@
 """Detector input size: cost and accuracy of 640x640 vs the frame's own aspect vs larger inputs.
 
-Speed (``--speed``): one OpenVINO backend (FP32 here) on frames of every clip;
+Speed (``--speed``): one OpenVINO backend (precision auto) on frames of every clip, and the
+shipped graph run as it was before the cut (fixed 640x640, decode in the graph) for comparison;
 every variant runs the same frames, variants alternate round by round (A B C D, A B C D ...)
 so other processes' load hits them alike; median ms per frame per clip.
 
@@ -31,7 +32,7 @@ from bench.tracking.__main__ import Clip, calibrated_regions, caviar, clip_fps, 
 from bench.tracking.candidates import DEFAULTS, ENTRIES
 from bench.tracking.mot import iou
 from services.detect.backends import OpenVinoBackend, people_in_image, resolve_model
-from services.detect.letterbox import InputSize, input_shape
+from services.detect.letterbox import InputSize, input_shape, letterbox_batch
 from storesight.video import every_nth_frame
 from tests.support.servers import PETS_DIR
 
@@ -126,23 +127,56 @@ def accuracy(variants: list[Variant], pets_every: int, names: str) -> list[str]:
     return lines
 
 
+class FullGraph:
+    """The detector before this change: the shipped graph as it is (640x640, box decode in the graph)."""
+
+    def __init__(self, model: Path, precision: str):
+        import openvino as ov
+
+        hint = "bf16" if precision == "bf16" else "f32"
+        self.compiled = ov.Core().compile_model(str(model), "CPU", {"INFERENCE_PRECISION_HINT": hint,
+                                                                    "PERFORMANCE_HINT": "THROUGHPUT"})
+        self.requests = [self.compiled.create_infer_request()
+                         for _ in range(self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))]
+
+    def detect(self, images: list[np.ndarray], sizes=None) -> None:
+        pending = []
+        for i, image in enumerate(images):
+            request = self.requests[i % len(self.requests)]
+            if len(pending) == len(self.requests):
+                pending.pop(0)[0].wait()
+            tensor, (placement,) = letterbox_batch([image], 640)
+            request.start_async({0: tensor})
+            pending.append((request, placement))
+        for request, placement in pending:
+            request.wait()
+            people_in_image(request.get_output_tensor(0).data[0], placement, DEFAULTS.track_low_confidence,
+                            DEFAULTS.iou)
+
+
 def speed(variants: list[Variant], rounds: int, per_clip: int) -> list[str]:
     model = resolve_model("openvino", None)
     backend = OpenVinoBackend(model, 640, DEFAULTS.track_low_confidence, DEFAULTS.iou)
+    before = FullGraph(model, backend.precision)
+    variants = [Variant("full graph (before)", 640), *variants]
     sets = {}
     for clip in clips(1):
         every = max(1, 200 // per_clip)
         sets[clip.name] = [image for _, _, image in every_nth_frame(clip.video, every)][:per_clip]
     times: dict[tuple[str, str], list[float]] = {}
+
+    def runner(variant: Variant):
+        return before if variant.fit == "full graph (before)" else backend
     for images in sets.values():  # warm-up: every shape once
         for v in variants:
-            backend.detect(images[:1], [InputSize(v.size, v.fit)])
+            runner(v).detect(images[:1], [InputSize(v.size, "square")])
     for r in range(rounds):
         order = variants[r % len(variants):] + variants[:r % len(variants)]
         for name, images in sets.items():
             for v in order:
                 started = time.perf_counter()
-                backend.detect(images, [InputSize(v.size, v.fit)] * len(images))
+                runner(v).detect(images, [InputSize(v.size, v.fit if v.fit in ("frame", "square") else "square")]
+                                 * len(images))
                 times.setdefault((name, v.name), []).append((time.perf_counter() - started) * 1000 / len(images))
         print(f"round {r + 1} of {rounds} done", flush=True)
     lines = ["| clip | input (fit, long side) | model input | ms per frame (median of rounds) | vs square 640 |",
@@ -152,7 +186,8 @@ def speed(variants: list[Variant], rounds: int, per_clip: int) -> list[str]:
         height, width = images[0].shape[:2]
         for v in variants:
             ms = statistics.median(times[(name, v.name)])
-            shape = "x".join(map(str, input_shape(width, height, v.size, v.fit)))
+            fit = v.fit if v.fit in ("frame", "square") else "square"
+            shape = "x".join(map(str, input_shape(width, height, v.size, fit)))
             lines.append(f"| {name} | {v.name} | {shape} | {ms:.1f} | {ms / base:.2f}x |")
     return lines
 
