@@ -67,3 +67,21 @@ def test_ultralytics_on_cpu_finds_the_same_people_as_openvino_and_onnxruntime(ul
             _matched(e, g)
             _matched(g, e)
         print(f"{name}: {people} sure people matched")
+
+
+def test_frame_shaped_larger_input_matches_ultralytics_own_decode(ultralytics_backend):
+    """At 960x736 (PETS09 frames, the frame's aspect): OpenVINO runs the ONNX graph cut before its
+    box decode plus the NumPy decode; Ultralytics decodes in PyTorch for the shape it is given.
+    Same people, IoU >= 0.9 and score within 0.05 (the ONNX weights are FP16)."""
+    from services.detect.letterbox import InputSize
+    from tests.support.servers import PETS_DIR
+
+    frames = [image for _, _, image in every_nth_frame(PETS_DIR / "vtest.avi", every=400)][:2]
+    sizes = [InputSize(960, "frame")] * len(frames)
+    openvino = OpenVinoBackend(resolve_model("openvino", None), 640, 0.25, 0.5, precision="fp32")
+    expected, _ = openvino.detect(frames, sizes)
+    got, _ = ultralytics_backend.detect(frames, sizes)
+    assert sum(int((g[:, 4] >= SURE).sum()) for g in got) >= 6
+    for e, g in zip(expected, got, strict=True):
+        _matched(e, g)
+        _matched(g, e)
