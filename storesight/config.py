@@ -220,6 +220,11 @@ class Camera(Strict):
     lines: list[Line] = Field(default_factory=list)
     # Image -> floor plan (metres): foot points of all cameras on one plane (see storesight.floorplane).
     floor: FloorCalibration | None = None
+    # Detect: this camera's model input long side (pixels, a multiple of 32), instead of
+    # pipeline.detect.input_size: larger finds smaller, far-away people at a higher CPU cost
+    # (about quadratic in the size; bench/ACCURACY.md "Detector input size").
+    detect_input_size: int | None = Field(None, ge=160, le=1920, multiple_of=32)
+    detect_input_fit: Literal["frame", "square"] | None = None  # instead of pipeline.detect.input_fit
     # Detect: drop detections whose foot point is inside one of these polygons (a poster, a
     # mannequin, a figure that never moves); find them with `storesight detect-file`.
     ignore_regions: list[list[NormPoint]] = Field(default_factory=list)
@@ -512,7 +517,12 @@ class DetectSettings(Strict):
     attributes_head_fraction: float = Field(0.4, gt=0, le=1, description="upper part of a person box searched for a face")
     device: Literal["cpu", "cuda"] = "cpu"
     model_path: str | None = None
+    # The model input's long side (a camera's detect_input_size overrides it). input_fit frame: the
+    # input has the frame's aspect (768x432 runs as 640x384); square: input_size x input_size (the
+    # default: frame at 640 was cheaper but lost accuracy on PETS09, bench/ACCURACY.md "Detector
+    # input size"). A model with a fixed input (not a YOLOv8 graph this package can cut) runs square.
     input_size: int = Field(640, ge=160, le=1920, multiple_of=32)
+    input_fit: Literal["frame", "square"] = "square"
     confidence: float = Field(0.35, gt=0, lt=1)
     iou: float = Field(0.6, gt=0, lt=1)
     max_batch: int = Field(8, ge=1, le=256)

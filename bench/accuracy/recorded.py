@@ -59,14 +59,18 @@ def cached_recording(video: Path, every: int = 1, model_path: str | None = None,
                      settings: DetectSettings | None = None) -> Recording:
     """The recording of every ``every``-th frame; taken from a recording of every frame when there is one.
 
-    Made by onnxruntime FP32, or by the runtime and precision ``settings`` name (then its model_path
-    and int8_model_path apply)."""
+    Made by onnxruntime FP32, or by the runtime, precision and input size/fit ``settings`` name
+    (then its model_path and int8_model_path apply)."""
     settings = settings or DetectSettings(backend="onnxruntime", model_path=model_path)
     backend = load_backend(settings.backend, "cpu", settings.model_path, settings.input_size, FLOOR, 0.5,
-                           precision=settings.precision, int8_model_path=settings.int8_model_path)
+                           precision=settings.precision, int8_model_path=settings.int8_model_path,
+                           fit=settings.input_fit)
     model = resolve_model(settings.backend, settings.int8_model_path if backend.precision == "int8"
                           else settings.model_path)
     runtime = "" if (backend.name, backend.precision) == ("onnxruntime", "fp32") else f"|{backend.name}|{backend.precision}"
+    fit = backend.inputs.fit
+    if (fit, backend.input_size) != ("square", 640):  # 640x640 recordings predate the input-shape choice
+        runtime += f"|{fit}|{backend.input_size}"
     path = _cache_path(video, model, every, runtime)
     if path.exists():
         return load_recording(path)

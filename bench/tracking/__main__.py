@@ -168,8 +168,8 @@ def write(lines: list[str], seconds: float) -> None:
 
 
 NOTES = [
-    "Same inputs and thresholds for every row: the product's detector (`best_fp16.onnx`, 640, ONNX",
-    "Runtime), NMS IoU 0.6, every box >= 0.05 with its score; 0.35 (`detect.confidence`) starts a",
+    "Same inputs and thresholds for every row: the product's detector (`best_fp16.onnx`, ONNX",
+    "Runtime, the input_size/input_fit defaults of the run), NMS IoU 0.6, every box >= 0.05 with its score; 0.35 (`detect.confidence`) starts a",
     "track; trackers with a low-confidence pass use the boxes below it as designed, SORT and norfair",
     "see only boxes >= 0.35. Time: capture timestamps (`timestamp=`) and the clip's frame rate.",
     "MOT metrics score the boxes with a track id; the count is every box a tracker reports (the",

@@ -13,10 +13,24 @@ def _settings(args: argparse.Namespace):
     settings = config.pipeline.detect if config else DetectSettings()
     overrides = {k: v for k, v in {"backend": args.backend, "device": args.device, "model_path": args.model,
                                    "max_batch": args.batch, "precision": args.precision}.items() if v is not None}
-    ignore = []
+    from services.detect.pipeline import camera_input
+
+    ignore, size, fit = [], args.input_size, args.input_fit
     if config is not None and args.camera != "file":
-        ignore = config.camera(args.camera)[1].ignore_regions
-    return (settings.model_copy(update=overrides) if overrides else settings), ignore
+        camera = config.camera(args.camera)[1]
+        ignore, size, fit = camera.ignore_regions, size or camera.detect_input_size, fit or camera.detect_input_fit
+    return (settings.model_copy(update=overrides) if overrides else settings), ignore, camera_input(settings, size, fit)
+
+
+def _input_size(text: str) -> int:
+    """--input-size: validated as the config's ``input_size`` is (a multiple of 32, 160..1920)."""
+    from storesight.config import DetectSettings
+
+    try:
+        return DetectSettings(input_size=int(text)).input_size
+    except ValueError as error:  # pydantic's ValidationError is one
+        message = error.errors()[0]["msg"] if hasattr(error, "errors") else str(error)
+        raise argparse.ArgumentTypeError(f"{text}: {message}") from None
 
 
 def with_env_overrides(config):
@@ -62,9 +76,10 @@ def _cmd_detect_file(args: argparse.Namespace) -> int:
     setup_logging("detect-file")  # JSON logs on stderr; results on stdout or --out
     log = logging.getLogger("services.detect.cli")
     start = dt.datetime.fromisoformat(args.start_time.replace("Z", "+00:00")) if args.start_time else EPOCH
-    settings, ignore = _settings(args)
+    settings, ignore, size = _settings(args)
     try:
-        detector = Detector(settings, ignore_regions={args.camera: ignore})
+        detector = Detector(settings, ignore_regions={args.camera: ignore},
+                            input_sizes={args.camera: size} if size else None)
     except StartupError as exc:
         return exit_on_startup_error("detect-file", exc)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
@@ -120,7 +135,12 @@ def register(sub) -> None:
     detect_file.add_argument("--every", type=int, default=1, help="process every N-th frame (default 1)")
     detect_file.add_argument("--start-time", help="capture time of frame 0, ISO 8601 (default 1970-01-01T00:00:00Z)")
     detect_file.add_argument("--camera", default="file",
-                             help="camera id; with --config, that camera's ignore_regions apply")
+                             help="camera id; with --config, that camera's ignore_regions and "
+                             "detect_input_size/_fit apply")
+    detect_file.add_argument("--input-size", type=_input_size,
+                             help="model input long side, a multiple of 32 (default: the camera's, else input_size)")
+    detect_file.add_argument("--input-fit", choices=["frame", "square"],
+                             help="model input of the frame's aspect or square (default: the camera's, else input_fit)")
     _add_model_options(detect_file)
     detect_file.set_defaults(func=_cmd_detect_file)
 

@@ -21,6 +21,7 @@ import supervision as sv
 
 from services.detect.backends import Backend, load_backend
 from services.detect.fixtures import FixtureSettings, StaticFixtures
+from services.detect.letterbox import InputSize
 from services.detect.people import clipped, from_rows, people, rows
 from services.detect.regions import Polygon, drop_ignored
 from services.detect.tracker import CameraTrackers, TrackerSettings
@@ -76,15 +77,19 @@ class Detector:
     """A backend plus per-camera trackers. Not thread-safe: one caller at a time."""
 
     def __init__(self, settings: DetectSettings, backend: Backend | None = None,
-                 ignore_regions: dict[str, list[Polygon]] | None = None):
+                 ignore_regions: dict[str, list[Polygon]] | None = None,
+                 input_sizes: dict[str, InputSize] | None = None):
         self.settings = settings
         self.ignore_regions = ignore_regions or {}
+        # Cameras with their own model input (Camera.detect_input_size/_fit); others: the settings'.
+        self.input_sizes = input_sizes or {}
+        self.default_input = InputSize(settings.input_size, settings.input_fit)
         # The backend keeps weak candidates too: they help recognise static fixtures (whose
         # confidence wanders); the tracker (OC-SORT) uses only those >= ``confidence``.
         self.backend = backend or load_backend(settings.backend, settings.device, settings.model_path,
                                                settings.input_size, settings.track_low_confidence,
                                                settings.iou, settings.max_batch, settings.tensorrt,
-                                               settings.precision, settings.int8_model_path)
+                                               settings.precision, settings.int8_model_path, settings.input_fit)
         self.trackers = CameraTrackers(settings.track_gap_s, tracker_settings(settings))
         self.fixtures: dict[str, StaticFixtures] = {}
         # CPU seconds of the last ``process``: model (the process's CPU during the backend call,
@@ -99,7 +104,11 @@ class Detector:
                 times: list[float]) -> tuple[list[sv.Detections], float]:
         """Detect and track; ``times`` are capture times in seconds. Returns per-image people and seconds."""
         cpu = time.process_time()
-        boxes, spent = self.backend.detect(images)
+        if self.input_sizes:
+            sizes = [self.input_sizes.get(camera, self.default_input) for camera in cameras]
+            boxes, spent = self.backend.detect(images, sizes)
+        else:
+            boxes, spent = self.backend.detect(images)
         self.cpu_spent["model"] = time.process_time() - cpu
         cpu = time.thread_time()
         results = []
@@ -123,6 +132,13 @@ class Detector:
         return fixtures
 
 
+def camera_input(settings: DetectSettings, size: int | None, fit: str | None) -> InputSize | None:
+    """A camera's own model input where it sets a size or fit (the rest from ``settings``), else None."""
+    if size is None and fit is None:
+        return None
+    return InputSize(size or settings.input_size, fit or settings.input_fit)
+
+
 def normalise(pixel_rows: np.ndarray, width: int, height: int) -> sv.Detections:
     """The backend's (N, 5) pixel xyxy+score rows -> people with coordinates divided by the image size.
 
@@ -139,9 +155,13 @@ def normalise(pixel_rows: np.ndarray, width: int, height: int) -> sv.Detections:
 def detect_video(path: str | Path, settings: DetectSettings, every: int = 1,
                  start_time: dt.datetime = EPOCH, camera_id: str = "file",
                  detector: Detector | None = None,
-                 ignore_regions: list[Polygon] | None = None) -> Iterator[FrameResult]:
-    """Run detector + tracker over a video file, batch by batch, yielding one result per processed frame."""
-    detector = detector or Detector(settings, ignore_regions={camera_id: ignore_regions or []})
+                 ignore_regions: list[Polygon] | None = None,
+                 input_size: InputSize | None = None) -> Iterator[FrameResult]:
+    """Run detector + tracker over a video file, batch by batch, yielding one result per processed frame.
+
+    ``input_size``: the camera's own model input (default ``settings.input_size``/``input_fit``)."""
+    detector = detector or Detector(settings, ignore_regions={camera_id: ignore_regions or []},
+                                    input_sizes={camera_id: input_size} if input_size else None)
     pending: list[tuple[int, float, np.ndarray]] = []
 
     def flush() -> Iterator[FrameResult]:

@@ -24,7 +24,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from services.detect.attributes.stage import AttributeStage
 from services.detect.batching import BatchPolicy, split_stale
 from services.detect.people import rows
-from services.detect.pipeline import Detector
+from services.detect.pipeline import Detector, camera_input
 from services.detect.shedding import SKIP_REASONS, RateMeter, Shedder
 from storesight.bus import Record, SendRetry, TypedConsumer, TypedProducer, source_of
 from storesight.config import Config, DetectSettings, KafkaSettings
@@ -249,7 +249,10 @@ def run(config: Config, runner: ServiceRunner, group: str = GROUP) -> None:
     """Run until SIGTERM: finish the batch in hand, commit, close."""
     cameras = {camera.id for _, camera in config.cameras()}
     ignore = {camera.id: camera.ignore_regions for _, camera in config.cameras() if camera.ignore_regions}
-    detector = Detector(config.pipeline.detect, ignore_regions=ignore)
+    own = {camera.id: camera_input(config.pipeline.detect, camera.detect_input_size, camera.detect_input_fit)
+           for _, camera in config.cameras()}
+    sizes = {camera: size for camera, size in own.items() if size is not None}
+    detector = Detector(config.pipeline.detect, ignore_regions=ignore, input_sizes=sizes)
     backend = detector.backend
     BACKEND_INFO.labels(backend.name, backend.device, backend.provider, backend.precision).set(1)
     loop = DetectLoop(config.pipeline.detect, config.pipeline.kafka, cameras, group=group, detector=detector,
