@@ -547,6 +547,14 @@ class DetectSettings(Strict):
     track_memory_s: float = Field(2.0, ge=0)
     # Keep reporting a tracked person hidden by others (predicted box, `predicted` flag) this long.
     track_report_hidden_s: float = Field(0.5, ge=0)
+    # How the tracker matches a track to a detection (services/detect/tracker.py): "biou" (buffered
+    # IoU >= track_match_iou, each box enlarged on every side by track_buffer_per_s box sizes per
+    # second between the camera's processed frames: together the two boxes reach 2 box widths a
+    # second, a walking pace, so fast people stay tracked at 1-3 frames/s and at the camera's full
+    # rate it is nearly plain IoU), "iou", "diou" or "giou". bench.association compares them.
+    track_association: Literal["iou", "biou", "diou", "giou"] = "biou"
+    track_match_iou: float = Field(0.3, ge=-1, le=1)
+    track_buffer_per_s: float = Field(1.0, ge=0)
     # A detection that stays in one place this long is a static fixture (mannequin, poster) and is
     # dropped from then on, per camera (services/detect/fixtures.py); 0 turns this off.
     fixture_after_s: float = Field(900.0, ge=0)

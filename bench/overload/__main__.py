@@ -43,6 +43,7 @@ import numpy as np
 from bench.accuracy.recorded import RecordedBackend, cached_recording
 from services.aggregate.aggregator import Aggregator
 from services.aggregate.records import FrameRecord, HealthRecord, WindowStats
+from services.detect.people import feet
 from services.detect.pipeline import Detector
 from services.detect.shedding import replay_timed
 from storesight.config import load_config, parse_config
@@ -132,7 +133,7 @@ def count(recording, run: list[tuple[int, float]], camera_fps: float,
         last = t
         image = np.empty((placement.height, placement.width, 0), dtype=np.uint8)  # only its shape is read
         (people,), _ = detector.process([CAMERA], [image], [t])
-        record = FrameRecord(CAMERA, t, [p.track_id for p in people], [p.foot for p in people], index)
+        record = FrameRecord(CAMERA, t, people.tracker_id.tolist(), [tuple(f) for f in feet(people).tolist()], index)
         windows += [o for o in aggregator.process([record]) if isinstance(o, WindowStats)]
     windows += [o for o in aggregator.flush() if isinstance(o, WindowStats)]
     lag = float(np.median([done - i / camera_fps for i, done in run]))
@@ -197,7 +198,7 @@ def count_door(truth, config, run: list[tuple[int, float]]) -> tuple[dict[str, i
             gaps += 1
         last = frame.t
         (people,), _ = detector.process([camera], [image], [frame.t])
-        record = FrameRecord(camera, frame.t, [p.track_id for p in people], [p.foot for p in people], frame.frame)
+        record = FrameRecord(camera, frame.t, people.tracker_id.tolist(), [tuple(f) for f in feet(people).tolist()], frame.frame)
         windows += [o for o in aggregator.process([record]) if isinstance(o, WindowStats)]
     windows += [o for o in aggregator.flush() if isinstance(o, WindowStats)]
     counts = {"visitors": sum(w.unique_tracks or 0 for w in windows if w.zone_id == f"camera:{camera}")}

@@ -22,6 +22,7 @@ import numpy as np
 from bench.accuracy.recorded import RecordedBackend, cached_recording
 from services.aggregate.aggregator import Aggregator
 from services.aggregate.records import FrameRecord, HealthRecord
+from services.detect.people import feet
 from services.detect.pipeline import Detector
 from services.detect.shedding import replay_timed
 from storesight.config import load_config
@@ -52,7 +53,7 @@ def counts(recording, run: list[tuple[int, float]], camera_fps: float) -> dict[s
         t = index / camera_fps
         image = np.empty((placement.height, placement.width, 0), dtype=np.uint8)  # only its shape is read
         (people,), _ = detector.process([CAMERA], [image], [t])
-        out += aggregator.process([FrameRecord(CAMERA, t, [p.track_id for p in people], [p.foot for p in people],
+        out += aggregator.process([FrameRecord(CAMERA, t, people.tracker_id.tolist(), [tuple(f) for f in feet(people).tolist()],
                                                index)])
     return window_totals(out + aggregator.flush())
 

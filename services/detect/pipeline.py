@@ -70,7 +70,9 @@ class FrameResult:
 
 def tracker_settings(settings: DetectSettings) -> TrackerSettings:
     return TrackerSettings(high_confidence=settings.confidence, max_lost_s=settings.track_memory_s,
-                           report_hidden_s=settings.track_report_hidden_s)
+                           report_hidden_s=settings.track_report_hidden_s,
+                           association=settings.track_association, match_iou=settings.track_match_iou,
+                           buffer_per_s=settings.track_buffer_per_s)
 
 
 class Detector:

@@ -9,6 +9,11 @@ What this wrapper adds, all in time rather than frames so it holds at any effect
 (a camera processed at 2 fps or at 25):
 - capture timestamps go to the library (``timestamp=``): its Kalman prediction and its track
   memory (``max_lost_s``) are in seconds;
+- association compares a track's predicted box with each detection by ``association``: plain IoU
+  (``match_iou``, the library's default), or buffered IoU (BIoU) whose boxes are enlarged by
+  ``buffer_per_s`` box sizes per second of gap between this camera's processed frames, so a
+  person who moves a body width between two frames 0.5 s apart still overlaps their track at
+  2 frames/s, while at the camera's full rate the buffer (and the reach) stays small;
 - a new track needs ``min_hits`` detections, and at least ``confirm_s`` of them at the camera's
   frame rate, which is derived from the capture times, before it gets an id;
 - ids come from our own counter (``first_id``), so a reset camera never reuses an id;
@@ -32,11 +37,17 @@ import supervision as sv
 
 from services.detect.people import people
 
+ASSOCIATIONS = ("iou", "biou", "diou", "giou")
+
 
 @dataclass(frozen=True)
 class TrackerSettings:
     high_confidence: float = 0.35
     match_iou: float = 0.3
+    # "biou" (buffer grows with the frame gap: ``buffer_per_s`` box sizes per second on each side),
+    # "iou", "diou" or "giou" (both in -1..1, compared with ``match_iou`` as they are).
+    association: str = "biou"
+    buffer_per_s: float = 1.0
     max_lost_s: float = 2.0
     min_hits: int = 2
     confirm_s: float = 0.2
@@ -59,7 +70,10 @@ class Tracker:
         from trackers import OCSORTTracker
 
         self.settings = s = settings or TrackerSettings()
-        self._lib = OCSORTTracker(lost_track_buffer=max(1, round(s.max_lost_s * _LIBRARY_FPS)),
+        if s.association not in ASSOCIATIONS:
+            raise ValueError(f"association must be one of {ASSOCIATIONS}, got {s.association!r}")
+        self._lib = OCSORTTracker(iou=_metric(s.association, 0.0),
+                                  lost_track_buffer=max(1, round(s.max_lost_s * _LIBRARY_FPS)),
                                   frame_rate=_LIBRARY_FPS, minimum_consecutive_frames=max(1, s.min_hits - 1),
                                   minimum_iou_threshold=s.match_iou, high_conf_det_threshold=s.high_confidence)
         self.next_id = first_id
@@ -70,7 +84,9 @@ class Tracker:
     def update(self, found: sv.Detections, now: float) -> sv.Detections:
         """``tracker_id`` set (0: not a confirmed track yet); hidden people appended, ``predicted`` True."""
         s = self.settings
-        self._observe_rate(now)
+        gap = self._observe_rate(now)
+        if s.association == "biou":
+            self._lib.iou = _metric("biou", s.buffer_per_s * gap)
         # The library counts updates after the first detection: n of them = n + 1 detections.
         self._lib.minimum_consecutive_frames = max(1, self._hits_needed() - 1)
         found = sv.Detections(xyxy=found.xyxy.astype(np.float32) * s.scale,
@@ -100,13 +116,17 @@ class Tracker:
                         [True] * len(hidden_ids))
         return sv.Detections.merge([tracked, hidden])
 
-    def _observe_rate(self, now: float) -> None:
-        if self._last_time is not None:
-            dt = now - self._last_time
-            if dt <= 0:
-                return
-            self._frame_s = dt if self._frame_s is None else 0.8 * self._frame_s + 0.2 * dt
+    def _observe_rate(self, now: float) -> float:
+        """Seconds since this camera's previous frame (0 for the first), folded into the frame rate."""
+        if self._last_time is None:
+            self._last_time = now
+            return 0.0
+        dt = now - self._last_time
+        if dt <= 0:
+            return 0.0
+        self._frame_s = dt if self._frame_s is None else 0.8 * self._frame_s + 0.2 * dt
         self._last_time = now
+        return dt
 
     def _hits_needed(self) -> int:
         s = self.settings
@@ -139,6 +159,14 @@ class Tracker:
                 boxes.append(box)
                 ids.append(self._ids[track.tracker_id])
         return boxes, ids
+
+
+def _metric(association: str, buffer_ratio: float):
+    from trackers.utils.iou import BIoU, DIoU, GIoU, IoU
+
+    if association == "biou":
+        return BIoU(buffer_ratio=max(0.0, buffer_ratio))
+    return {"iou": IoU, "diou": DIoU, "giou": GIoU}[association]()
 
 
 class CameraTrackers:
