@@ -170,14 +170,14 @@ def write_report(rows, runtime_rows, caviar_people: int, args: argparse.Namespac
               f"CAVIAR ground truth: official CVML XML, {caviar_people} people; decoded frames scored.",
               "Intel: frames marked -1 in frame_counts.csv (near an entry/exit) are not scored.", ""]
     lines += NOTES
-    # Keep the sections other benches write (bench.tracking's table).
+    # Keep every section other benches write (input size, trackers, association, walkway...).
     kept = OUT.read_text(encoding="utf-8").split("\n## ", 1) if OUT.exists() else []
-    tail = [s for s in (kept[1].split("\n## ") if len(kept) > 1 else []) if s.startswith(KEEP)]
+    tail = [s for s in (kept[1].split("\n## ") if len(kept) > 1 else []) if not s.startswith(OWN)]
     OUT.write_text("\n".join(lines) + "".join("\n## " + s for s in tail) + "\n", encoding="utf-8")
     print(f"wrote {OUT}")
 
 
-KEEP = ("Detector input size", "Trackers on the same detector boxes")
+OWN = ("Per runtime and precision", "CAVIAR, step by step")  # the sections this bench writes
 
 NOTES = [
     "## CAVIAR, step by step",
