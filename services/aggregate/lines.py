@@ -102,11 +102,8 @@ class LineCrossings:
         """The track ended: (line, 'entry'/'exit') for each line whose confirmed side differs from
         the side of its last position (``last_sides[line]``: +1 / -1 ignoring the band, 0 beside
         the segment; see rule 4). Forgets the track."""
-        crossed = []
-        for line, side in enumerate(last_sides):
-            before = self.sides.get((line, track))
-            if side and before is not None and before != side:
-                crossed.append((line, ENTRY if side > 0 else EXIT))
+        # The last side is one more observation, band or not: ``observe``'s rule decides.
+        crossed = [(line, c) for line, side in enumerate(last_sides) if (c := self.observe(line, track, side))]
         self.forget(track)
         return crossed
 
